@@ -1,0 +1,360 @@
+"""The run configuration: one frozen dataclass holding every knob, and the named presets.
+
+Flags are parsed once into a `Config` (see `cyclegan_tf.flags`); nothing else reads flags.
+A `Config` round-trips through JSON, and the one that built a model is saved as
+`config.json` beside its checkpoints and exports, so a model can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Mapping
+
+GENERATORS = ("unet", "resnet", "encoder_decoder")
+DISCRIMINATORS = ("tutorial", "patch", "patch_light", "patch_k3")
+NORMS = ("instance", "batch", "none")
+GAN_LOSSES = ("vanilla", "lsgan")
+RESIZE_METHODS = ("nearest", "bilinear")
+LR_SCHEDULES = ("constant", "linear")
+LAYOUTS = ("auto", "folders", "trainAB")
+MIXED_PRECISION = ("off", "auto", "bf16", "fp16")
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+# Fields that decide the shapes of the networks' variables: a checkpoint can only be
+# resumed by a configuration that agrees on all of them.
+ARCHITECTURE_FIELDS = (
+    "generator",
+    "ngf",
+    "n_blocks",
+    "norm",
+    "discriminator",
+    "ndf",
+    "n_layers",
+)
+
+
+def _field(default: Any, help_text: str) -> Any:
+    """A dataclass field whose help text becomes the flag's help."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+class ConfigError(ValueError):
+    """A configuration value, or a combination of values, that cannot work."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every setting of a CycleGAN run. Defaults are the TensorFlow tutorial (`tom2jerry`)."""
+
+    preset: str = _field("tom2jerry", "Named preset whose values are the defaults (--list_presets).")
+
+    # Data.
+    domain_a: str = _field("tom", "Domain A: the folder name under --data_dir.")
+    domain_b: str = _field("jerry", "Domain B: the folder name under --data_dir.")
+    data_dir: str = _field("data", "Folder holding one sub-folder per domain (see data/README.md).")
+    tfds: str = _field("", "A TensorFlow Datasets source instead of folders, e.g. cycle_gan/horse2zebra.")
+    layout: str = _field(
+        "auto", "Folder layout: folders (D/<domain>/[train|test]), trainAB (D/trainA, D/testA, "
+        "...), or auto (folders when D/<domain_a> exists, else trainAB).")
+    image_size: int = _field(256, "Training image size in pixels (square).")
+    load_size: int = _field(0, "Size images are resized to before the random crop; 0: image_size*286/256.")
+    resize_method: str = _field("nearest", "Resize method: nearest (the tutorial's) or bilinear.")
+    jitter: bool = _field(True, "Resize to load_size and random-crop; --nojitter resizes to image_size.")
+    flip: bool = _field(True, "Random horizontal flip of training images.")
+    background: tuple[int, int, int] = _field(
+        (255, 255, 255), "RGB colour that transparent pixels are composited onto, e.g. 255,255,255.")
+    cache: bool = _field(False, "Keep decoded training images in memory after the first epoch.")
+    seed: int = _field(0, "Seed for data order, augmentation, the image pool and initialisation.")
+    batch_size: int = _field(1, "Images per domain in each training step.")
+
+    # Networks.
+    generator: str = _field("unet", "Generator: unet (tutorial), resnet (paper) or encoder_decoder.")
+    ngf: int = _field(64, "Filters in the generators' first layer.")
+    n_blocks: int = _field(9, "Residual blocks of the resnet generator.")
+    norm: str = _field("instance", "Normalisation in both networks: instance, batch or none.")
+    discriminator: str = _field(
+        "tutorial", "Discriminator: tutorial, patch (70x70 PatchGAN), patch_light or patch_k3.")
+    ndf: int = _field(64, "Filters in the discriminators' first layer.")
+    n_layers: int = _field(3, "Stride-2 convolutions of the patch discriminators.")
+
+    # Losses.
+    gan_loss: str = _field("vanilla", "Adversarial loss: vanilla (BCE from logits) or lsgan (MSE).")
+    lambda_cycle: float = _field(10.0, "Weight of the cycle-consistency L1 loss.")
+    lambda_identity: float = _field(5.0, "Weight of the identity L1 loss (0 turns it off).")
+
+    # Optimisation.
+    lr: float = _field(2e-4, "Adam learning rate of all four networks.")
+    beta1: float = _field(0.5, "Adam beta_1.")
+    beta2: float = _field(0.999, "Adam beta_2.")
+    lr_schedule: str = _field("constant", "constant, or linear: decay to zero over the last --decay_epochs.")
+    decay_epochs: int = _field(0, "With --lr_schedule=linear: epochs of linear decay at the end.")
+    pool_size: int = _field(0, "Image pool of past fakes shown to the discriminators; 0 is off.")
+    mixed_precision: str = _field(
+        "off", "off, auto (bf16 on CPU, fp16 with loss scaling on GPU), bf16 or fp16. "
+        "A bare --mixed_precision means auto.")
+    strategy: str = _field("default", "Distribution strategy: default, mirrored or multiworker.")
+
+    # Loop and outputs.
+    epochs: int = _field(10, "Training epochs; an epoch covers the larger domain once.")
+    steps_per_epoch: int = _field(0, "Cap on steps per epoch; 0: no cap.")
+    save_every_epochs: int = _field(5, "Save a checkpoint every N epochs (and always at the end).")
+    save_every_steps: int = _field(0, "Also save every N steps; 0: only at epoch boundaries.")
+    keep_checkpoints: int = _field(5, "Checkpoints kept in OUTPUT_DIR/checkpoints.")
+    sample_every_epochs: int = _field(1, "Write sample grids every N epochs.")
+    num_samples: int = _field(4, "Test images in each sample grid.")
+    output_dir: str = _field("", "Run folder; default runs/<domain_a>2<domain_b>.")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.background, (list, str)):
+            if isinstance(self.background, str):
+                object.__setattr__(self, "background", self.background.split(","))
+            object.__setattr__(self, "background", tuple(int(c) for c in self.background))
+
+    # Derived values. -------------------------------------------------------------------
+
+    @property
+    def resolved_load_size(self) -> int:
+        """The size images are resized to before the random crop."""
+        if not self.jitter:
+            return self.image_size
+        return self.load_size or round(self.image_size * 286 / 256)
+
+    @property
+    def resolved_output_dir(self) -> str:
+        """Where the run writes checkpoints, logs, samples and `config.json`."""
+        return self.output_dir or os.path.join("runs", f"{self.domain_a}2{self.domain_b}")
+
+    # Validation. -----------------------------------------------------------------------
+
+    def validate(self) -> "Config":
+        """Raises `ConfigError` naming the flag(s) at fault; returns self when all is well."""
+        choices = {
+            "generator": GENERATORS,
+            "discriminator": DISCRIMINATORS,
+            "norm": NORMS,
+            "gan_loss": GAN_LOSSES,
+            "resize_method": RESIZE_METHODS,
+            "lr_schedule": LR_SCHEDULES,
+            "mixed_precision": MIXED_PRECISION,
+            "strategy": STRATEGIES,
+            "layout": LAYOUTS,
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"--{name}={value!r} is not one of {', '.join(allowed)}.")
+        if self.preset and self.preset not in PRESETS:
+            raise ConfigError(
+                f"--preset={self.preset!r} is unknown; choose one of {', '.join(PRESETS)} "
+                "(see --list_presets)."
+            )
+        positive = ("image_size", "batch_size", "epochs", "ngf", "ndf", "keep_checkpoints",
+                    "save_every_epochs", "sample_every_epochs", "num_samples", "n_layers")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}.")
+        non_negative = ("load_size", "steps_per_epoch", "save_every_steps", "pool_size",
+                        "decay_epochs", "lambda_cycle", "lambda_identity", "n_blocks")
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name} must be zero or positive, got {getattr(self, name)}.")
+        if self.lr <= 0:
+            raise ConfigError(f"--lr must be positive, got {self.lr}.")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"--{name} must be in [0, 1), got {getattr(self, name)}.")
+        if self.jitter and self.resolved_load_size < self.image_size:
+            raise ConfigError(
+                f"--load_size={self.load_size} is smaller than --image_size={self.image_size}; "
+                "the random crop needs load_size >= image_size."
+            )
+        if self.decay_epochs > self.epochs:
+            raise ConfigError(
+                f"--decay_epochs={self.decay_epochs} is more than --epochs={self.epochs}."
+            )
+        if len(self.background) != 3 or not all(0 <= c <= 255 for c in self.background):
+            raise ConfigError(f"--background must be three values in 0..255, got {self.background}.")
+        self._validate_image_size()
+        return self
+
+    def _validate_image_size(self) -> None:
+        size = self.image_size
+        if self.generator == "unet" and (size < 2 or size & (size - 1)):
+            raise ConfigError(
+                f"--image_size={size} does not suit --generator=unet, which needs a power of "
+                "two (for example 64, 128 or 256); use --generator=resnet for other sizes."
+            )
+        if self.generator in ("resnet", "encoder_decoder") and size % 4:
+            raise ConfigError(
+                f"--image_size={size} does not suit --generator={self.generator}, which needs "
+                "a multiple of 4."
+            )
+        if self.discriminator in ("tutorial", "patch", "patch_light", "patch_k3"):
+            min_size = 2 ** (self.n_layers + 2)
+            if size < min_size:
+                raise ConfigError(
+                    f"--image_size={size} is too small for a {self.n_layers}-layer "
+                    f"--discriminator={self.discriminator}; use at least {min_size}."
+                )
+
+    def check_resumable_with(self, saved: "Config") -> None:
+        """Raises `ConfigError` if a checkpoint made under `saved` cannot load into self."""
+        diffs = [
+            f"--{name}: checkpoint has {getattr(saved, name)!r}, now {getattr(self, name)!r}"
+            for name in ARCHITECTURE_FIELDS + ("image_size",)
+            if getattr(saved, name) != getattr(self, name)
+            and (name != "image_size" or self.generator == "unet")
+        ]
+        if diffs:
+            raise ConfigError(
+                "This run's checkpoints were made with a different architecture:\n  "
+                + "\n  ".join(diffs)
+                + "\nUse the saved values, or a new --output_dir to start a new run."
+            )
+
+    # Serialisation. --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain JSON-compatible values."""
+        values = dataclasses.asdict(self)
+        values["background"] = list(self.background)
+        return values
+
+    def to_json(self) -> str:
+        """The configuration as indented JSON text."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "Config":
+        """Builds a Config from `to_dict` output; unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"Unknown configuration keys: {', '.join(unknown)}.")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with `changes` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+CONFIG_FILENAME = "config.json"
+
+
+def save_config(config: Config, directory: str) -> str:
+    """Writes `config.json` into `directory` atomically and returns its path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, CONFIG_FILENAME)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(config.to_json() + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_config(path: str) -> Config:
+    """Reads a `config.json` file, or the one inside a run or export directory."""
+    if os.path.isdir(path):
+        candidates = [os.path.join(path, CONFIG_FILENAME),
+                      os.path.join(path, "assets", CONFIG_FILENAME)]
+        found = [c for c in candidates if os.path.exists(c)]
+        if not found:
+            raise ConfigError(f"No {CONFIG_FILENAME} in {path}; is it a cyclegan_tf run folder?")
+        path = found[0]
+    with open(path) as f:
+        return Config.from_dict(json.load(f))
+
+
+# Presets. ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named, documented set of overrides of the `Config` defaults."""
+
+    description: str
+    overrides: Mapping[str, Any]
+
+    def config(self, name: str) -> Config:
+        """The full configuration this preset stands for."""
+        return Config(preset=name, **self.overrides)
+
+
+PRESETS: dict[str, Preset] = {
+    "tom2jerry": Preset(
+        "TensorFlow CycleGAN tutorial: UNet generator, tutorial PatchGAN, BCE loss, 256 px.",
+        dict(
+            generator="unet", discriminator="tutorial", norm="instance", gan_loss="vanilla",
+            lambda_cycle=10.0, lambda_identity=5.0, lr=2e-4, beta1=0.5, beta2=0.999,
+            image_size=256, resize_method="nearest", jitter=True, flip=True,
+            batch_size=1, epochs=10, save_every_epochs=5, keep_checkpoints=5,
+        ),
+    ),
+    "jojo": Preset(
+        "Lightweight real-to-anime: norm-free encoder-decoder (194k params), MSE loss, 128 px.",
+        dict(
+            generator="encoder_decoder", ngf=32, discriminator="patch_light", ndf=32,
+            n_layers=3, norm="none", gan_loss="lsgan", lambda_cycle=10.0, lambda_identity=5.0,
+            lr=2e-4, beta1=0.5, beta2=0.999, image_size=128, jitter=False,
+            resize_method="bilinear", batch_size=2, epochs=20, save_every_epochs=5,
+            sample_every_epochs=5,
+        ),
+    ),
+    "face2anime": Preset(
+        "Selfies to anime avatars: slim ResNet-3 (ngf 32), pool 50, linear decay, 128 px.",
+        dict(
+            generator="resnet", n_blocks=3, ngf=32, discriminator="patch_k3", ndf=64,
+            n_layers=3, norm="instance", gan_loss="lsgan", pool_size=50, lr=2e-4, beta1=0.5,
+            beta2=0.999, lr_schedule="linear", epochs=100, decay_epochs=50, image_size=128,
+            resize_method="bilinear", layout="trainAB", domain_a="selfie", domain_b="anime",
+        ),
+    ),
+    "human2cartoon": Preset(
+        "Faces to cartoon avatars: ResNet-4, 70x70 PatchGAN, MSE loss, mixed precision, 128 px.",
+        dict(
+            generator="resnet", n_blocks=4, ngf=64, discriminator="patch", ndf=64, n_layers=3,
+            norm="instance", gan_loss="lsgan", lambda_cycle=10.0, lambda_identity=5.0,
+            lr=2e-4, beta1=0.5, beta2=0.999, lr_schedule="constant", mixed_precision="auto",
+            image_size=128, resize_method="bilinear", background=(255, 255, 255),
+        ),
+    ),
+    "selfie2anime": Preset(
+        "Selfie to anime at 256 px: ResNet-9, 70x70 PatchGAN, no jitter, lr 1e-4, mixed precision.",
+        dict(
+            generator="resnet", n_blocks=9, ngf=64, discriminator="patch", ndf=64, n_layers=3,
+            norm="instance", gan_loss="lsgan", lambda_cycle=10.0, lambda_identity=2.5,
+            lr=1e-4, beta1=0.55, beta2=0.999, mixed_precision="auto", image_size=256,
+            jitter=False, resize_method="bilinear", batch_size=1, epochs=5,
+        ),
+    ),
+    "paper": Preset(
+        "CycleGAN paper defaults: ResNet-9 (ResNet-6 at 128 px), 70x70 PatchGAN, LSGAN, pool 50.",
+        dict(
+            generator="resnet", n_blocks=9, ngf=64, discriminator="patch", ndf=64, n_layers=3,
+            norm="instance", gan_loss="lsgan", lambda_cycle=10.0, lambda_identity=5.0,
+            pool_size=50, lr=2e-4, beta1=0.5, beta2=0.999, lr_schedule="linear", epochs=200,
+            decay_epochs=100, image_size=256, resize_method="bilinear",
+            jitter=True, flip=True, batch_size=1,
+        ),
+    ),
+}
+
+DEFAULT_PRESET = "tom2jerry"
+
+
+def preset_config(name: str, **overrides: Any) -> Config:
+    """The configuration of preset `name`, with `overrides` applied on top of it.
+
+    The `paper` preset follows the paper's rule of ResNet-6 at 128 px unless `n_blocks`
+    is overridden explicitly.
+    """
+    if name not in PRESETS:
+        raise ConfigError(
+            f"--preset={name!r} is unknown; choose one of {', '.join(PRESETS)} (see --list_presets)."
+        )
+    config = PRESETS[name].config(name).replace(**overrides)
+    if name == "paper" and "n_blocks" not in overrides and config.image_size <= 128:
+        config = config.replace(n_blocks=6)
+    return config

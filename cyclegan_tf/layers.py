@@ -1,0 +1,119 @@
+"""Custom Keras layers of the CycleGAN networks, and the normalisation-layer factory.
+
+`InstanceNormalization` covers both conventions in use: the TensorFlow tutorial's (with a
+learned per-channel scale and offset) and PyTorch's `InstanceNorm2d` default (no weights).
+`ReflectionPadding2D` is PyTorch's `ReflectionPad2d`, which Keras lacks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from cyclegan_tf.configs import NORMS
+
+
+@keras.saving.register_keras_serializable(package="cyclegan_tf")
+class InstanceNormalization(keras.layers.Layer):
+    """Normalises each sample and channel over its height and width (NHWC inputs).
+
+    With `affine=True` (the TensorFlow CycleGAN tutorial's layer) a per-channel `scale`,
+    initialised N(1, 0.02), and `offset`, initialised to zeros, are learned; with
+    `affine=False` (PyTorch's `InstanceNorm2d` default) the layer has no weights.
+
+    The statistics are computed in float32 even under a mixed precision policy, and the
+    result is returned in the layer's compute dtype.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, affine: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+        self.affine = affine
+        self.scale = None
+        self.offset = None
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        if self.affine:
+            channels = input_shape[-1:]
+            # autocast=False keeps the weights float32 inside `call` under mixed precision.
+            self.scale = self.add_weight(
+                name="scale",
+                shape=channels,
+                initializer=keras.initializers.RandomNormal(1.0, 0.02),
+                autocast=False,
+            )
+            self.offset = self.add_weight(
+                name="offset", shape=channels, initializer="zeros", autocast=False
+            )
+
+    def call(self, inputs: Any) -> Any:
+        x = ops.cast(inputs, "float32")
+        mean, variance = ops.moments(x, axes=[1, 2], keepdims=True)  # (N, 1, 1, C)
+        outputs = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.affine:
+            outputs = outputs * self.scale + self.offset
+        return ops.cast(outputs, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}
+
+
+@keras.saving.register_keras_serializable(package="cyclegan_tf")
+class ReflectionPadding2D(keras.layers.Layer):
+    """Pads height and width by `padding` pixels on each side, mirroring the edge pixels.
+
+    The edge itself is not repeated (numpy's and PyTorch's "reflect"), so `padding` must be
+    smaller than the height and the width.
+    """
+
+    def __init__(self, padding: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.padding = padding
+
+    def call(self, inputs: Any) -> Any:
+        p = self.padding
+        return ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        batch, height, width, channels = input_shape
+        grow = 2 * self.padding
+        return (
+            batch,
+            None if height is None else height + grow,
+            None if width is None else width + grow,
+            channels,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "padding": self.padding}
+
+
+def norm_layer(norm: str, affine: bool) -> keras.layers.Layer | None:
+    """A fresh normalisation layer of kind `norm`, or None for 'none'.
+
+    Args:
+        norm: 'instance', 'batch' or 'none'.
+        affine: For instance norm, whether it learns a scale and offset (the TensorFlow
+            tutorial's layer) or has no weights (PyTorch's default). Batch norm always
+            learns them, with the scale initialised N(1, 0.02) as in the references.
+
+    Raises:
+        ValueError: if `norm` is not one of the above.
+    """
+    if norm == "instance":
+        return InstanceNormalization(epsilon=1e-5, affine=affine)
+    if norm == "batch":
+        # PyTorch's BatchNorm2d defaults: eps 1e-5, running averages updated by 0.1.
+        return keras.layers.BatchNormalization(
+            momentum=0.9,
+            epsilon=1e-5,
+            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
+        )
+    if norm == "none":
+        return None
+    raise ValueError(f"norm={norm!r} is not one of {', '.join(NORMS)}.")

@@ -1,0 +1,37 @@
+"""CycleGAN's losses as small pure functions of tensors.
+
+All of them compute in float32, whatever precision the networks ran in.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _f32(x: tf.Tensor) -> tf.Tensor:
+    return tf.cast(x, tf.float32)
+
+
+def _adversarial(logits: tf.Tensor, target: float, gan_loss: str) -> tf.Tensor:
+    logits = _f32(logits)
+    labels = tf.fill(tf.shape(logits), target)
+    if gan_loss == "vanilla":  # Binary cross-entropy from logits (the TF tutorial).
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+    if gan_loss == "lsgan":  # Mean squared error (the CycleGAN paper).
+        return tf.reduce_mean(tf.square(logits - labels))
+    raise ValueError(f"--gan_loss={gan_loss!r} is not one of vanilla, lsgan.")
+
+
+def generator_loss(fake_logits: tf.Tensor, gan_loss: str) -> tf.Tensor:
+    """Adversarial loss of a generator: its fakes should be judged real."""
+    return _adversarial(fake_logits, 1.0, gan_loss)
+
+
+def discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor, gan_loss: str) -> tf.Tensor:
+    """Half the sum of the real and fake terms, as in the paper and the tutorial."""
+    return 0.5 * (_adversarial(real_logits, 1.0, gan_loss) + _adversarial(fake_logits, 0.0, gan_loss))
+
+
+def l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """Mean absolute difference: the cycle-consistency and identity losses before weighting."""
+    return tf.reduce_mean(tf.abs(_f32(a) - _f32(b)))

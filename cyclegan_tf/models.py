@@ -1,0 +1,380 @@
+"""The CycleGAN generators and discriminators, as functional Keras models.
+
+Two families are provided:
+
+* The TensorFlow CycleGAN tutorial's networks (`unet_generator`, `tutorial_discriminator`):
+  Keras 'same' padding, LeakyReLU with Keras' default slope 0.3, convolutions without
+  bias before a normalisation, and the tutorial's affine instance norm.
+* The CycleGAN paper's PyTorch reference networks (`resnet_generator`,
+  `encoder_decoder_generator`, `patch_discriminator`): PyTorch padding reproduced with
+  explicit `ZeroPadding2D`/`ReflectionPadding2D` before 'valid' convolutions,
+  LeakyReLU(0.2), and affine-free instance norm.
+
+Every model takes images of shape (None, None, 3) in [-1, 1], so a trained model can be
+exported for any spatial size its architecture allows. Kernels are initialised
+N(0, 0.02) and biases to zero. The last layer of every model computes in float32, so
+outputs are float32 even under a mixed precision global policy.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from cyclegan_tf.configs import Config, ConfigError, DISCRIMINATORS, GENERATORS
+from cyclegan_tf.layers import ReflectionPadding2D, norm_layer
+
+PATCH_HEADS = ("patch", "light", "k3")
+
+
+def _kernel_init() -> keras.initializers.Initializer:
+    """The N(0, 0.02) kernel initialiser shared by the tutorial and the paper."""
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def _apply_norm(x: keras.KerasTensor, norm: str, affine: bool) -> keras.KerasTensor:
+    """`x` through a fresh normalisation layer, or unchanged when `norm` is 'none'."""
+    layer = norm_layer(norm, affine)
+    return x if layer is None else layer(x)
+
+
+def _image_input() -> keras.KerasTensor:
+    return keras.Input(shape=(None, None, 3), name="image")
+
+
+# PyTorch-style building blocks. --------------------------------------------------------
+
+
+def _torch_conv(
+    x: keras.KerasTensor,
+    filters: int,
+    kernel_size: int,
+    strides: int = 1,
+    padding: int = 0,
+    use_bias: bool = True,
+    reflect: bool = False,
+    **kwargs: object,
+) -> keras.KerasTensor:
+    """PyTorch's `Conv2d(kernel_size, stride, padding)`: explicit padding + 'valid' conv.
+
+    `reflect` pads by reflection (the reference's `ReflectionPad2d`) instead of zeros.
+    Extra keyword arguments go to `Conv2D` (e.g. `activation`, `dtype`).
+    """
+    if padding:
+        pad = ReflectionPadding2D(padding) if reflect else keras.layers.ZeroPadding2D(padding)
+        x = pad(x)
+    return keras.layers.Conv2D(
+        filters, kernel_size, strides=strides, padding="valid", use_bias=use_bias,
+        kernel_initializer=_kernel_init(), **kwargs,
+    )(x)
+
+
+def _torch_upsample(x: keras.KerasTensor, filters: int, use_bias: bool) -> keras.KerasTensor:
+    """PyTorch's `ConvTranspose2d(k3, stride 2, padding 1, output_padding 1)`: H -> 2H.
+
+    The full ('valid') transposed convolution gives 2H + 1 rows; PyTorch drops `padding`
+    rows at the top and `padding - output_padding` = 0 at the bottom, and the same for
+    columns.
+    """
+    x = keras.layers.Conv2DTranspose(
+        filters, 3, strides=2, padding="valid", use_bias=use_bias,
+        kernel_initializer=_kernel_init(),
+    )(x)  # (N, 2H + 1, 2W + 1, filters)
+    return keras.layers.Cropping2D(((1, 0), (1, 0)))(x)  # (N, 2H, 2W, filters)
+
+
+def _reference_bias(norm: str) -> bool:
+    """Whether a convolution followed by `norm` has a bias, as in the PyTorch reference.
+
+    Batch norm's learned offset makes a bias redundant; the (affine-free) instance norm
+    cancels it too, but the reference keeps it, and so do we. Without a normalisation the
+    bias is kept (the reference would drop it, leaving those layers without any offset).
+    """
+    return norm != "batch"
+
+
+def _resnet_block(
+    x: keras.KerasTensor, filters: int, norm: str, use_bias: bool
+) -> keras.KerasTensor:
+    """The reference residual block: x + (pad, conv3, norm, ReLU, pad, conv3, norm)(x)."""
+    y = _torch_conv(x, filters, 3, padding=1, use_bias=use_bias, reflect=True)
+    y = _apply_norm(y, norm, affine=False)
+    y = keras.layers.ReLU()(y)
+    y = _torch_conv(y, filters, 3, padding=1, use_bias=use_bias, reflect=True)
+    y = _apply_norm(y, norm, affine=False)
+    return keras.layers.Add()([x, y])
+
+
+# Tutorial-style building blocks. -------------------------------------------------------
+
+
+def _tutorial_downsample(
+    x: keras.KerasTensor, filters: int, norm: str, apply_norm: bool = True
+) -> keras.KerasTensor:
+    """The tutorial's `downsample`: Conv2D(k4, s2, 'same') [+ norm] + LeakyReLU(0.3).
+
+    The tutorial's conv has no bias; with `norm='none'` a conv that would have been
+    normalised gets one instead. The first block (`apply_norm=False`) stays bias-free.
+    """
+    x = keras.layers.Conv2D(
+        filters, 4, strides=2, padding="same", use_bias=apply_norm and norm == "none",
+        kernel_initializer=_kernel_init(),
+    )(x)
+    if apply_norm:
+        x = _apply_norm(x, norm, affine=True)
+    # The tutorial's LeakyReLU() uses Keras' default slope, 0.3.
+    return keras.layers.LeakyReLU(negative_slope=0.3)(x)
+
+
+def _tutorial_upsample(
+    x: keras.KerasTensor, filters: int, norm: str, apply_dropout: bool = False
+) -> keras.KerasTensor:
+    """The tutorial's `upsample`: Conv2DTranspose(k4, s2, 'same') + norm [+ Dropout] + ReLU."""
+    x = keras.layers.Conv2DTranspose(
+        filters, 4, strides=2, padding="same", use_bias=norm == "none",
+        kernel_initializer=_kernel_init(),
+    )(x)
+    x = _apply_norm(x, norm, affine=True)
+    if apply_dropout:
+        x = keras.layers.Dropout(0.5)(x)
+    return keras.layers.ReLU()(x)
+
+
+# Generators. ---------------------------------------------------------------------------
+
+
+def unet_generator(
+    image_size: int = 256, ngf: int = 64, norm: str = "instance", name: str = "unet_generator"
+) -> keras.Model:
+    """The TensorFlow CycleGAN tutorial's U-Net (`pix2pix.unet_generator(3, 'instancenorm')`).
+
+    The encoder halves the image `depth = log2(image_size)` times, down to 1x1: 8 times at
+    256 px, as in the tutorial, 6 times at 64 px. Encoder block i has
+    `ngf * min(2**i, 8)` filters (64, 128, 256, 512, 512, ... at ngf 64); the decoder
+    mirrors all but the innermost block and concatenates the matching encoder output.
+    At 256 px this is exactly the tutorial's network (54,414,979 parameters at ngf 64).
+
+    Smaller images drop the innermost 512-filter blocks, which keeps the outer blocks
+    (and their filter counts) as they are; larger ones add 512-filter blocks in the
+    middle, as the pix2pix reference's `UnetGenerator(num_downs)` does. Dropout(0.5) sits
+    on the first (innermost) `min(3, depth - 1)` decoder blocks: the pix2pix paper puts it
+    on "the first 3 layers of the decoder", wherever the bottleneck is, so we keep it
+    tied to the position rather than to the blocks that a smaller image removes.
+
+    Inputs of any height and width divisible by `2**depth` are accepted.
+
+    Args:
+        image_size: The training image size, a power of two; it sets the depth.
+        ngf: Filters of the outermost block (64 in the tutorial).
+        norm: 'instance' (the tutorial's affine instance norm), 'batch' or 'none'.
+        name: The model's name.
+    """
+    if image_size < 2 or image_size & (image_size - 1):
+        raise ValueError(f"unet_generator needs a power-of-two image_size, got {image_size}.")
+    depth = image_size.bit_length() - 1  # log2(image_size)
+    encoder_filters = [ngf * min(2**i, 8) for i in range(depth)]
+    decoder_filters = encoder_filters[-2::-1]  # depth - 1 blocks, innermost first.
+    n_dropout = min(3, depth - 1)
+
+    inputs = _image_input()
+    x = inputs
+    skips = []
+    for i, filters in enumerate(encoder_filters):
+        x = _tutorial_downsample(x, filters, norm, apply_norm=i > 0)
+        skips.append(x)  # (N, H / 2**(i+1), W / 2**(i+1), filters)
+    # The bottleneck (1x1 at image_size) is not a skip; the rest are used innermost first.
+    for i, (filters, skip) in enumerate(zip(decoder_filters, reversed(skips[:-1]))):
+        x = _tutorial_upsample(x, filters, norm, apply_dropout=i < n_dropout)
+        x = keras.layers.Concatenate()([x, skip])  # (N, h, w, 2 * filters)
+    outputs = keras.layers.Conv2DTranspose(
+        3, 4, strides=2, padding="same", activation="tanh",
+        kernel_initializer=_kernel_init(), dtype="float32",
+    )(x)  # (N, H, W, 3)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def resnet_generator(
+    ngf: int = 64, n_blocks: int = 9, norm: str = "instance", name: str = "resnet_generator"
+) -> keras.Model:
+    """The CycleGAN paper's ResNet generator (junyanz/pytorch-CycleGAN-and-pix2pix).
+
+    c7s1-ngf, d(2 ngf), d(4 ngf), `n_blocks` residual blocks, u(2 ngf), u(ngf), c7s1-3 +
+    tanh: 11,378,179 parameters with 9 blocks, ngf 64 and instance norm. Instance norm is
+    affine-free, as in the reference. Height and width must be multiples of 4.
+
+    Args:
+        ngf: Filters of the first convolution.
+        n_blocks: Residual blocks at 1/4 resolution (9 at 256 px, 6 at 128 px in the paper).
+        norm: 'instance', 'batch' or 'none'.
+        name: The model's name.
+    """
+    use_bias = _reference_bias(norm)
+    inputs = _image_input()
+    x = _torch_conv(inputs, ngf, 7, padding=3, use_bias=use_bias, reflect=True)
+    x = _apply_norm(x, norm, affine=False)
+    x = keras.layers.ReLU()(x)  # (N, H, W, ngf)
+    for filters in (ngf * 2, ngf * 4):
+        x = _torch_conv(x, filters, 3, strides=2, padding=1, use_bias=use_bias)
+        x = _apply_norm(x, norm, affine=False)
+        x = keras.layers.ReLU()(x)  # (N, H/2, W/2, 2 ngf), then (N, H/4, W/4, 4 ngf)
+    for _ in range(n_blocks):
+        x = _resnet_block(x, ngf * 4, norm, use_bias)
+    for filters in (ngf * 2, ngf):
+        x = _torch_upsample(x, filters, use_bias)
+        x = _apply_norm(x, norm, affine=False)
+        x = keras.layers.ReLU()(x)  # (N, H/2, W/2, 2 ngf), then (N, H, W, ngf)
+    outputs = _torch_conv(
+        x, 3, 7, padding=3, reflect=True, activation="tanh", dtype="float32"
+    )  # (N, H, W, 3)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def encoder_decoder_generator(
+    ngf: int = 32, norm: str = "none", name: str = "encoder_decoder_generator"
+) -> keras.Model:
+    """A lightweight encoder-decoder without residual blocks or skips (the 'jojo' system).
+
+    Conv(ngf, k7, pad 3), Conv(2 ngf, k3, s2, pad 1), Conv(4 ngf, k3, s2, pad 1), each +
+    ReLU; two PyTorch-style ConvTranspose(k3, s2, pad 1, output pad 1) to 2 ngf and ngf,
+    + ReLU; Conv(3, k7, pad 3) + tanh. Padding is with zeros. 194,051 parameters at ngf 32
+    without norm. With a `norm`, it is inserted before each ReLU (affine-free instance
+    norm; convolutions followed by batch norm lose their bias, as in the ResNet
+    generator). Height and width must be multiples of 4.
+
+    Args:
+        ngf: Filters of the first convolution.
+        norm: 'none' (the original), 'instance' or 'batch'.
+        name: The model's name.
+    """
+    use_bias = _reference_bias(norm)
+
+    def norm_relu(x: keras.KerasTensor) -> keras.KerasTensor:
+        return keras.layers.ReLU()(_apply_norm(x, norm, affine=False))
+
+    inputs = _image_input()
+    x = norm_relu(_torch_conv(inputs, ngf, 7, padding=3, use_bias=use_bias))  # (N, H, W, ngf)
+    x = norm_relu(_torch_conv(x, ngf * 2, 3, strides=2, padding=1, use_bias=use_bias))
+    x = norm_relu(_torch_conv(x, ngf * 4, 3, strides=2, padding=1, use_bias=use_bias))
+    x = norm_relu(_torch_upsample(x, ngf * 2, use_bias))  # (N, H/2, W/2, 2 ngf)
+    x = norm_relu(_torch_upsample(x, ngf, use_bias))  # (N, H, W, ngf)
+    outputs = _torch_conv(x, 3, 7, padding=3, activation="tanh", dtype="float32")
+    return keras.Model(inputs, outputs, name=name)
+
+
+# Discriminators. -----------------------------------------------------------------------
+
+
+def patch_discriminator(
+    ndf: int = 64,
+    n_layers: int = 3,
+    norm: str = "instance",
+    head: str = "patch",
+    name: str = "patch_discriminator",
+) -> keras.Model:
+    """The PyTorch reference's PatchGAN (`NLayerDiscriminator`) and two lighter heads.
+
+    All variants start with `n_layers` stride-2 convolutions (k4, pad 1) with
+    `ndf * min(2**i, 8)` filters, each + norm (not the first) + LeakyReLU(0.2). Then:
+
+    * head='patch' (the reference; `--discriminator=patch`): Conv(k4, s1, pad 1) to
+      `ndf * min(2**n_layers, 8)` + norm + LeakyReLU, and Conv(k4, s1, pad 1) to 1
+      channel. With 3 layers this is the 70x70 PatchGAN: a 30x30 map at 256 px and
+      2,764,737 parameters at ndf 64 with instance norm.
+    * head='light' (`--discriminator=patch_light`): straight to the Conv(k4, s1, pad 1) to
+      1 channel; a 15x15 map at 128 px (167,649 parameters at ndf 32, no norm).
+    * head='k3' (`--discriminator=patch_k3`): as 'patch' with 3x3 kernels in the two
+      stride-1 convolutions; a 16x16 map at 128 px.
+
+    The output is a map of raw logits, one per patch. Instance norm is affine-free.
+
+    Args:
+        ndf: Filters of the first convolution.
+        n_layers: Stride-2 convolutions.
+        norm: 'instance', 'batch' or 'none'.
+        head: 'patch', 'light' or 'k3'.
+        name: The model's name.
+    """
+    if head not in PATCH_HEADS:
+        raise ValueError(f"head={head!r} is not one of {', '.join(PATCH_HEADS)}.")
+    use_bias = _reference_bias(norm)
+    inputs = _image_input()
+    x = _torch_conv(inputs, ndf, 4, strides=2, padding=1)
+    x = keras.layers.LeakyReLU(negative_slope=0.2)(x)  # (N, H/2, W/2, ndf)
+    for i in range(1, n_layers):
+        x = _torch_conv(x, ndf * min(2**i, 8), 4, strides=2, padding=1, use_bias=use_bias)
+        x = _apply_norm(x, norm, affine=False)
+        x = keras.layers.LeakyReLU(negative_slope=0.2)(x)  # (N, H / 2**(i+1), ...)
+    kernel_size = 3 if head == "k3" else 4
+    if head != "light":
+        x = _torch_conv(
+            x, ndf * min(2**n_layers, 8), kernel_size, padding=1, use_bias=use_bias
+        )
+        x = _apply_norm(x, norm, affine=False)
+        x = keras.layers.LeakyReLU(negative_slope=0.2)(x)
+    outputs = _torch_conv(x, 1, kernel_size, padding=1, dtype="float32")  # (N, h, w, 1)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def tutorial_discriminator(
+    ndf: int = 64, norm: str = "instance", name: str = "tutorial_discriminator"
+) -> keras.Model:
+    """The TensorFlow tutorial's PatchGAN (`pix2pix.discriminator('instancenorm', False)`).
+
+    downsample(ndf) without norm, downsample(2 ndf), downsample(4 ndf), then ZeroPadding2D
+    + Conv2D(8 ndf, k4) without bias + norm + LeakyReLU(0.3), ZeroPadding2D + Conv2D(1, k4).
+    A 30x30 map of logits at 256 px; 2,765,569 parameters at ndf 64 with the tutorial's
+    affine instance norm. With `norm='none'` the would-be-normalised convs get a bias.
+
+    Args:
+        ndf: Filters of the first convolution (64 in the tutorial).
+        norm: 'instance', 'batch' or 'none'.
+        name: The model's name.
+    """
+    inputs = _image_input()
+    x = _tutorial_downsample(inputs, ndf, norm, apply_norm=False)  # (N, 128, 128, ndf)
+    x = _tutorial_downsample(x, ndf * 2, norm)  # (N, 64, 64, 2 ndf)
+    x = _tutorial_downsample(x, ndf * 4, norm)  # (N, 32, 32, 4 ndf)
+    x = keras.layers.ZeroPadding2D()(x)  # (N, 34, 34, 4 ndf)
+    x = keras.layers.Conv2D(
+        ndf * 8, 4, use_bias=norm == "none", kernel_initializer=_kernel_init()
+    )(x)  # (N, 31, 31, 8 ndf)
+    x = _apply_norm(x, norm, affine=True)
+    x = keras.layers.LeakyReLU(negative_slope=0.3)(x)
+    x = keras.layers.ZeroPadding2D()(x)  # (N, 33, 33, 8 ndf)
+    outputs = keras.layers.Conv2D(
+        1, 4, kernel_initializer=_kernel_init(), dtype="float32"
+    )(x)  # (N, 30, 30, 1)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# Construction from a Config. -----------------------------------------------------------
+
+
+def build_generator(config: Config, name: str) -> keras.Model:
+    """The generator `config.generator` describes, named `name` (e.g. 'generator_g')."""
+    if config.generator == "unet":
+        return unet_generator(config.image_size, config.ngf, config.norm, name=name)
+    if config.generator == "resnet":
+        return resnet_generator(config.ngf, config.n_blocks, config.norm, name=name)
+    if config.generator == "encoder_decoder":
+        return encoder_decoder_generator(config.ngf, config.norm, name=name)
+    raise ConfigError(
+        f"--generator={config.generator!r} is not one of {', '.join(GENERATORS)}."
+    )
+
+
+def build_discriminator(config: Config, name: str) -> keras.Model:
+    """The discriminator `config.discriminator` describes, named `name` (e.g. 'discriminator_y').
+
+    The 'tutorial' discriminator has a fixed depth and ignores `config.n_layers`.
+    """
+    if config.discriminator == "tutorial":
+        return tutorial_discriminator(config.ndf, config.norm, name=name)
+    heads = {"patch": "patch", "patch_light": "light", "patch_k3": "k3"}
+    if config.discriminator in heads:
+        return patch_discriminator(
+            config.ndf, config.n_layers, config.norm, head=heads[config.discriminator],
+            name=name,
+        )
+    raise ConfigError(
+        f"--discriminator={config.discriminator!r} is not one of {', '.join(DISCRIMINATORS)}."
+    )

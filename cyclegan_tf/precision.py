@@ -1,0 +1,56 @@
+"""Choosing and applying the numeric precision of a run.
+
+`--mixed_precision` resolves to a Keras dtype policy: `mixed_float16` (with dynamic loss
+scaling) on a GPU, `mixed_bfloat16` on a CPU. The policy is applied only while the
+networks are built, so runs with different precisions can live in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import keras
+import tensorflow as tf
+
+from cyclegan_tf.configs import Config
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bfloat16 arithmetic (AVX512_BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def policy_name(config: Config) -> str:
+    """The Keras dtype policy for `config.mixed_precision`."""
+    mode = config.mixed_precision
+    if mode == "off":
+        return "float32"
+    if mode == "bf16":
+        return "mixed_bfloat16"
+    if mode == "fp16":
+        return "mixed_float16"
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    return "mixed_bfloat16"
+
+
+def uses_loss_scaling(policy: str) -> bool:
+    """float16 gradients underflow without dynamic loss scaling; bfloat16's do not."""
+    return policy == "mixed_float16"
+
+
+@contextlib.contextmanager
+def policy_scope(policy: str) -> Iterator[None]:
+    """Builds layers created inside the block with `policy`, then restores the old one."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

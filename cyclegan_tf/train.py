@@ -1,0 +1,232 @@
+"""Train a CycleGAN on two folders of images (or a TFDS cycle_gan dataset).
+
+    python -m cyclegan_tf.train --domain_a tom --domain_b jerry [--preset NAME] [flags]
+
+Everything a run makes goes into --output_dir (default runs/<domain_a>2<domain_b>):
+config.json, checkpoints/, logs/ (TensorBoard), samples/ and curves.png. Running the same
+command again resumes from the latest checkpoint. `--list_presets` lists the presets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Iterator, TextIO
+
+import tensorflow as tf
+from absl import app, flags
+
+from cyclegan_tf import configs, plot, samples
+from cyclegan_tf.configs import Config, ConfigError
+from cyclegan_tf.flags import config_from_flags, define_config_flags, expand_bare_flags
+from cyclegan_tf.input_pipeline import DataError, UnpairedData
+from cyclegan_tf.progress import ProgressBar, format_duration
+from cyclegan_tf.trainer import CycleGAN, checkpoint_manager
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the poisoned weights were not saved."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """How a call to `train` ended."""
+
+    output_dir: str
+    step: int
+    epoch: int
+    losses: dict[str, float]
+    status: str  # "finished", "already_finished" or "interrupted"
+
+
+def run_paths(output_dir: str) -> dict[str, str]:
+    """The files and folders a run writes, by role."""
+    return {
+        "checkpoints": os.path.join(output_dir, "checkpoints"),
+        "logs": os.path.join(output_dir, "logs"),
+        "samples": os.path.join(output_dir, "samples"),
+        "config": os.path.join(output_dir, configs.CONFIG_FILENAME),
+        "curves": os.path.join(output_dir, "curves.png"),
+    }
+
+
+class StopRequest:
+    """Turns SIGINT and SIGTERM into a request to stop after the current step.
+
+    A second SIGINT while stopping raises KeyboardInterrupt, for a user who cannot wait.
+    """
+
+    def __init__(self) -> None:
+        self.signal_name = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.signal_name)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        del frame
+        if self.signal_name and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["StopRequest"]:
+        """Handles the signals inside the block (main thread only; elsewhere a no-op)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def _restore(model: CycleGAN, manager: tf.train.CheckpointManager, out: TextIO) -> None:
+    path = manager.latest_checkpoint
+    if not path:
+        return
+    manager.checkpoint.restore(path).assert_existing_objects_matched()
+    print(f"Resuming from {path}: step {int(model.step)}, epoch {int(model.epoch)} "
+          f"(+{int(model.epoch_step)} steps).", file=out)
+
+
+def _check_finite(values: dict[str, float], step: int, last_checkpoint: str | None) -> None:
+    bad = [name for name, value in values.items() if not math.isfinite(value)]
+    if bad:
+        kept = f"the latest checkpoint, {last_checkpoint}, is" if last_checkpoint else "nothing was"
+        raise TrainingDiverged(
+            f"Loss {', '.join(bad)} became {values[bad[0]]} at step {step}; training stopped "
+            f"without saving these weights ({kept} kept). Try a lower --lr, or "
+            "--mixed_precision=off."
+        )
+
+
+def _write_samples(model: CycleGAN, test_a: tf.Tensor, test_b: tf.Tensor, epoch: int,
+                   samples_dir: str, writer: tf.summary.SummaryWriter) -> str:
+    grid = samples.sample_grid(model.translate, test_a, test_b)
+    path = os.path.join(samples_dir, f"epoch_{epoch:04d}.png")
+    samples.save_png(grid, path)
+    with writer.as_default():
+        tf.summary.image("samples/" + "|".join(samples.COLUMNS), grid[None], step=int(model.step))
+    return path
+
+
+def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
+    """Trains (or resumes) the run described by `config`; see the module docstring."""
+    config.validate()
+    output_dir = config.resolved_output_dir
+    paths = run_paths(output_dir)
+    if os.path.exists(paths["config"]) and tf.train.latest_checkpoint(paths["checkpoints"]):
+        config.check_resumable_with(configs.load_config(paths["config"]))
+
+    data = UnpairedData(config)  # Fails on bad data before any model is built.
+    steps_per_epoch = data.steps_per_epoch
+    model = CycleGAN(config, steps_per_epoch)
+    manager = checkpoint_manager(model, paths["checkpoints"], config.keep_checkpoints)
+    _restore(model, manager, out)
+    configs.save_config(config, output_dir)
+
+    def result(status: str, values: dict[str, float]) -> TrainResult:
+        return TrainResult(output_dir, int(model.step), int(model.epoch), values, status)
+
+    if int(model.epoch) >= config.epochs:
+        print(f"Run {output_dir} already finished: step {int(model.step)}, epoch "
+              f"{int(model.epoch)}/{config.epochs}. Raise --epochs to train longer.", file=out)
+        return result("already_finished", {})
+
+    os.makedirs(paths["samples"], exist_ok=True)
+    writer = tf.summary.create_file_writer(paths["logs"])
+    with writer.as_default():
+        tf.summary.text("config", f"```\n{config.to_json()}\n```", step=int(model.step))
+    test_a = data.test_batch("a", config.num_samples)
+    test_b = data.test_batch("b", config.num_samples)
+    print(f"Training {config.preset or 'custom'} ({config.generator} generator, "
+          f"{config.discriminator} discriminator, {model.policy}) on {data.train_a.name} "
+          f"({data.train_a.length} images) and {data.train_b.name} ({data.train_b.length}); "
+          f"{steps_per_epoch} steps per epoch, epochs {int(model.epoch) + 1}..{config.epochs}; "
+          f"writing to {output_dir}.", file=out)
+
+    values: dict[str, float] = {}
+    started = time.perf_counter()
+    with StopRequest().installed() as stop:
+        for epoch in range(int(model.epoch), config.epochs):
+            first_step = int(model.epoch_step)
+            bar = ProgressBar(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}",
+                              items_per_step=config.batch_size)
+            for real_a, real_b in data.train_dataset(epoch, first_step):
+                values = {k: float(v) for k, v in model.train_step(real_a, real_b).items()}
+                step = int(model.step)
+                _check_finite(values, step, manager.latest_checkpoint)
+                epoch_step = int(model.epoch_step)
+                bar.update(epoch_step, {k: values[k] for k in ("gen_g", "gen_f", "disc_x",
+                                                              "disc_y")})
+                with writer.as_default(step=step):
+                    for name, value in values.items():
+                        tf.summary.scalar(("lr" if name == "lr" else f"loss/{name}"), value)
+                    tf.summary.scalar("images_per_sec", bar.rate(epoch_step))
+                if config.save_every_steps and step % config.save_every_steps == 0:
+                    manager.save(checkpoint_number=step)
+                if stop:
+                    bar.close()
+                    path = manager.save(checkpoint_number=step)
+                    writer.flush()
+                    print(f"Stopped by {stop.signal_name} at step {step} (epoch {epoch + 1}); "
+                          f"saved {path}. Run the same command again to resume.", file=out)
+                    return result("interrupted", values)
+            bar.close()
+            model.epoch.assign_add(1)
+            model.epoch_step.assign(0)
+            done = epoch + 1
+            if done % config.sample_every_epochs == 0 or done == config.epochs:
+                path = _write_samples(model, test_a, test_b, done, paths["samples"], writer)
+                print(f"Samples: {path}", file=out)
+            if done % config.save_every_epochs == 0 or done == config.epochs:
+                print(f"Checkpoint: {manager.save(checkpoint_number=int(model.step))}", file=out)
+    writer.flush()
+    try:
+        plot.plot_run(output_dir, paths["curves"])
+    except ValueError:
+        pass  # No scalars yet: nothing to plot.
+    print(f"Finished {config.epochs} epochs at step {int(model.step)} in "
+          f"{format_duration(time.perf_counter() - started)}. Samples in {paths['samples']}, "
+          f"curves in {paths['curves']}; TensorBoard: tensorboard --logdir {paths['logs']}",
+          file=out)
+    return result("finished", values)
+
+
+def list_presets() -> str:
+    """The presets as an aligned table, one line each."""
+    width = max(map(len, configs.PRESETS))
+    return "\n".join(f"{name:<{width}}  {preset.description}"
+                     for name, preset in configs.PRESETS.items())
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    if flags.FLAGS.list_presets:
+        print(list_presets())
+        return
+    try:
+        train(config_from_flags())
+    except (ConfigError, DataError, TrainingDiverged) as error:
+        print(f"cyclegan_tf.train: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run() -> None:
+    """Console entry point."""
+    define_config_flags()
+    flags.DEFINE_bool("list_presets", False, "Print the presets with a description and exit.")
+    app.run(main, argv=expand_bare_flags(sys.argv))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,152 @@
+"""The CycleGAN itself: four networks, four optimizers, one training step, one checkpoint.
+
+Naming follows the TensorFlow tutorial: generator G translates A to B and F translates B
+to A; discriminator X judges domain A images and Y judges domain B images.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from cyclegan_tf import losses, precision
+from cyclegan_tf.configs import Config
+from cyclegan_tf.image_pool import ImagePool
+from cyclegan_tf.models import build_discriminator, build_generator
+from cyclegan_tf.schedules import LearningRate
+
+NETWORKS = ("generator_g", "generator_f", "discriminator_x", "discriminator_y")
+
+
+class CycleGAN(tf.Module):
+    """All training state of a run, and `train_step`, the one compiled training step.
+
+    `steps_per_epoch` fixes the learning-rate schedule; the step and epoch counters, the
+    image pools and the optimizers' slots live in `checkpoint`.
+    """
+
+    def __init__(self, config: Config, steps_per_epoch: int = 1):
+        super().__init__(name="cyclegan")
+        self.config = config
+        self.policy = precision.policy_name(config)
+        keras.utils.set_random_seed(config.seed)
+        with precision.policy_scope(self.policy):
+            self.generator_g = build_generator(config, "generator_g")
+            self.generator_f = build_generator(config, "generator_f")
+            self.discriminator_x = build_discriminator(config, "discriminator_x")
+            self.discriminator_y = build_discriminator(config, "discriminator_y")
+        self.learning_rate = LearningRate(config, steps_per_epoch)
+        self.optimizers = {name: self._make_optimizer() for name in NETWORKS}
+        for name, optimizer in self.optimizers.items():
+            # Built up front so the first tf.function call traces once, not twice.
+            optimizer.build(self.network(name).trainable_variables)
+
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        # Steps already done inside `epoch`, for resuming from a mid-epoch checkpoint.
+        self.epoch_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_step")
+        shape = (config.image_size, config.image_size, 3)
+        self.pool_a = ImagePool(config.pool_size, shape, seed=config.seed * 2 + 1, name="pool_a")
+        self.pool_b = ImagePool(config.pool_size, shape, seed=config.seed * 2 + 2, name="pool_b")
+
+        spec = tf.TensorSpec([config.batch_size, config.image_size, config.image_size, 3],
+                             tf.float32)
+        self.train_step = tf.function(self._train_step, input_signature=[spec, spec])
+
+    def network(self, name: str) -> keras.Model:
+        """One of `NETWORKS` by name."""
+        return getattr(self, name)
+
+    def _make_optimizer(self) -> keras.optimizers.Optimizer:
+        config = self.config
+        optimizer = keras.optimizers.Adam(learning_rate=config.lr, beta_1=config.beta1,
+                                          beta_2=config.beta2)
+        if precision.uses_loss_scaling(self.policy):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    def checkpoint(self) -> tf.train.Checkpoint:
+        """A checkpoint of everything needed to continue training exactly."""
+        return tf.train.Checkpoint(
+            **{name: self.network(name) for name in NETWORKS},
+            **{f"{name}_optimizer": opt for name, opt in self.optimizers.items()},
+            step=self.step, epoch=self.epoch, epoch_step=self.epoch_step,
+            pool_a=self.pool_a, pool_b=self.pool_b,
+        )
+
+    def translate(self, images: tf.Tensor, direction: str = "a2b") -> tf.Tensor:
+        """Translates a batch in inference mode: 'a2b' uses G, 'b2a' uses F."""
+        generator = self.generator_g if direction == "a2b" else self.generator_f
+        return tf.cast(generator(images, training=False), tf.float32)
+
+    def _train_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
+        config = self.config
+        g, f = self.generator_g, self.generator_f
+        d_x, d_y = self.discriminator_x, self.discriminator_y
+        use_identity = config.lambda_identity > 0
+
+        with tf.GradientTape(persistent=True) as tape:
+            fake_b = g(real_a, training=True)
+            cycled_a = f(fake_b, training=True)
+            fake_a = f(real_b, training=True)
+            cycled_b = g(fake_a, training=True)
+
+            d_real_a = d_x(real_a, training=True)
+            d_real_b = d_y(real_b, training=True)
+            d_fake_a = d_x(fake_a, training=True)
+            d_fake_b = d_y(fake_b, training=True)
+            if config.pool_size:
+                # The discriminators learn from the pool's history of fakes; the generators
+                # are judged on their newest ones.
+                d_pool_a = d_x(self.pool_a.query(fake_a), training=True)
+                d_pool_b = d_y(self.pool_b.query(fake_b), training=True)
+            else:
+                d_pool_a, d_pool_b = d_fake_a, d_fake_b
+
+            cycle = config.lambda_cycle * (losses.l1(real_a, cycled_a) + losses.l1(real_b, cycled_b))
+            if use_identity:
+                identity_g = config.lambda_identity * losses.l1(real_b, g(real_b, training=True))
+                identity_f = config.lambda_identity * losses.l1(real_a, f(real_a, training=True))
+            else:
+                identity_g = identity_f = tf.constant(0.0)
+            adv_g = losses.generator_loss(d_fake_b, config.gan_loss)
+            adv_f = losses.generator_loss(d_fake_a, config.gan_loss)
+            total = {
+                "generator_g": adv_g + cycle + identity_g,
+                "generator_f": adv_f + cycle + identity_f,
+                "discriminator_x": losses.discriminator_loss(d_real_a, d_pool_a, config.gan_loss),
+                "discriminator_y": losses.discriminator_loss(d_real_b, d_pool_b, config.gan_loss),
+            }
+            scaled = {
+                name: self.optimizers[name].scale_loss(loss)
+                if precision.uses_loss_scaling(self.policy) else loss
+                for name, loss in total.items()
+            }
+
+        learning_rate = self.learning_rate(self.step)
+        for name in NETWORKS:
+            variables = self.network(name).trainable_variables
+            gradients = tape.gradient(scaled[name], variables)
+            optimizer = self.optimizers[name]
+            optimizer.learning_rate.assign(learning_rate)
+            optimizer.apply_gradients(zip(gradients, variables))
+        del tape
+        self.step.assign_add(1)
+        self.epoch_step.assign_add(1)
+        return {
+            "gen_g": total["generator_g"],
+            "gen_f": total["generator_f"],
+            "disc_x": total["discriminator_x"],
+            "disc_y": total["discriminator_y"],
+            "adv_g": adv_g,
+            "adv_f": adv_f,
+            "cycle": cycle,
+            "identity": identity_g + identity_f,
+            "lr": learning_rate,
+        }
+
+
+def checkpoint_manager(model: CycleGAN, directory: str, keep: int) -> tf.train.CheckpointManager:
+    """The run's `tf.train.CheckpointManager` over `model.checkpoint()`."""
+    return tf.train.CheckpointManager(model.checkpoint(), directory, max_to_keep=keep,
+                                      checkpoint_name="ckpt")
