@@ -26,6 +26,7 @@ from cyclegan_tf import configs, plot, samples
 from cyclegan_tf.configs import Config, ConfigError
 from cyclegan_tf.flags import config_from_flags, define_config_flags, expand_bare_flags
 from cyclegan_tf.input_pipeline import DataError, UnpairedData
+from cyclegan_tf.monitor import TrainingMonitor, log_hparams
 from cyclegan_tf.progress import ProgressBar, format_duration
 from cyclegan_tf.trainer import CycleGAN, checkpoint_manager
 
@@ -53,6 +54,7 @@ def run_paths(output_dir: str) -> dict[str, str]:
         "samples": os.path.join(output_dir, "samples"),
         "config": os.path.join(output_dir, configs.CONFIG_FILENAME),
         "curves": os.path.join(output_dir, "curves.png"),
+        "best": os.path.join(output_dir, "best"),
     }
 
 
@@ -141,10 +143,12 @@ def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
               f"{int(model.epoch)}/{config.epochs}. Raise --epochs to train longer.", file=out)
         return result("already_finished", {})
 
+    monitor = TrainingMonitor(config, data, model, paths["best"])
     os.makedirs(paths["samples"], exist_ok=True)
     writer = tf.summary.create_file_writer(paths["logs"])
     with writer.as_default():
         tf.summary.text("config", f"```\n{config.to_json()}\n```", step=int(model.step))
+    log_hparams(writer, config, os.path.basename(os.path.normpath(output_dir)))
     test_a = data.test_batch("a", config.num_samples)
     test_b = data.test_batch("b", config.num_samples)
     print(f"Training {config.preset or 'custom'} ({config.generator} generator, "
@@ -189,6 +193,7 @@ def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
                 print(f"Samples: {path}", file=out)
             if done % config.save_every_epochs == 0 or done == config.epochs:
                 print(f"Checkpoint: {manager.save(checkpoint_number=int(model.step))}", file=out)
+            monitor.end_of_epoch(done, writer, out)
     writer.flush()
     try:
         plot.plot_run(output_dir, paths["curves"])

@@ -67,8 +67,17 @@ class CycleGAN(tf.Module):
 
     def checkpoint(self) -> tf.train.Checkpoint:
         """A checkpoint of everything needed to continue training exactly."""
+        # Keras keeps dropout's random state in seed-generator variables that
+        # tf.train.Checkpoint does not track; saving them makes a resumed run draw the same
+        # dropout masks as an uninterrupted one.
+        random_states = {
+            f"{name}_random_state": [v.value for v in self.network(name).non_trainable_variables
+                                     if "seed_generator_state" in v.path]
+            for name in NETWORKS
+        }
         return tf.train.Checkpoint(
             **{name: self.network(name) for name in NETWORKS},
+            **{key: states for key, states in random_states.items() if states},
             **{f"{name}_optimizer": opt for name, opt in self.optimizers.items()},
             step=self.step, epoch=self.epoch, epoch_step=self.epoch_step,
             pool_a=self.pool_a, pool_b=self.pool_b,
