@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -20,19 +22,24 @@ import time
 from typing import Iterator, TextIO
 
 import tensorflow as tf
-from absl import app, flags
+from absl import app, flags, logging
 
 from cyclegan_tf import configs, plot, samples
 from cyclegan_tf.configs import Config, ConfigError
+from cyclegan_tf.data_scan import write_skipped_list
 from cyclegan_tf.flags import config_from_flags, define_config_flags, expand_bare_flags
 from cyclegan_tf.input_pipeline import DataError, UnpairedData
 from cyclegan_tf.monitor import TrainingMonitor, log_hparams
 from cyclegan_tf.progress import ProgressBar, format_duration
-from cyclegan_tf.trainer import CycleGAN, checkpoint_manager
+from cyclegan_tf.trainer import NETWORKS, CycleGAN, checkpoint_manager
 
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the poisoned weights were not saved."""
+
+
+class CheckpointError(RuntimeError):
+    """The run folder holds checkpoints, but none of them can be restored."""
 
 
 @dataclasses.dataclass
@@ -54,6 +61,8 @@ def run_paths(output_dir: str) -> dict[str, str]:
         "samples": os.path.join(output_dir, "samples"),
         "config": os.path.join(output_dir, configs.CONFIG_FILENAME),
         "curves": os.path.join(output_dir, "curves.png"),
+        "scan_cache": os.path.join(output_dir, "scan_cache.json"),
+        "skipped_files": os.path.join(output_dir, "skipped_files.txt"),
         "best": os.path.join(output_dir, "best"),
     }
 
@@ -90,16 +99,79 @@ class StopRequest:
                 signal.signal(signum, handler)
 
 
+def saved_checkpoints(directory: str) -> list[str]:
+    """The checkpoint prefixes in `directory`, newest (highest number) first.
+
+    Read from the files themselves, not from TensorFlow's `checkpoint` state file, which a
+    crash or power loss can leave empty or pointing at a checkpoint that was never finished.
+    """
+    numbered = []
+    for index in glob.glob(os.path.join(glob.escape(directory), "ckpt-*.index")):
+        match = re.fullmatch(r"(.*ckpt-(\d+))\.index", index)
+        if match:
+            numbered.append((int(match.group(2)), match.group(1)))
+    return [prefix for _, prefix in sorted(numbered, reverse=True)]
+
+
+def _set_aside_unreadable_state(directory: str, out: TextIO) -> None:
+    """Renames a `checkpoint` state file that TensorFlow cannot parse (a torn write)."""
+    state = os.path.join(directory, "checkpoint")
+    try:
+        tf.train.get_checkpoint_state(directory)
+    except ValueError:
+        os.replace(state, state + ".unreadable")
+        print(f"{state} was unreadable (moved to {state}.unreadable); looking for "
+              "checkpoints by file name.", file=out)
+
+
 def _restore(model: CycleGAN, manager: tf.train.CheckpointManager, out: TextIO) -> None:
-    path = manager.latest_checkpoint
-    if not path:
+    """Restores the newest checkpoint that restores cleanly, saying which ones were damaged.
+
+    A kill or power loss during a save can leave the newest checkpoint incomplete; the one
+    before it is then used, so at most one more checkpoint interval is lost.
+    """
+    candidates = saved_checkpoints(manager.directory)
+    for path in candidates:
+        try:
+            manager.checkpoint.restore(path).assert_existing_objects_matched()
+        except Exception as error:  # noqa: BLE001 - damaged files raise many error types.
+            print(f"Checkpoint {path} cannot be restored, it is incomplete or damaged "
+                  f"({type(error).__name__}: {str(error).splitlines()[0][:200]}); trying the "
+                  "one before it.", file=out)
+            continue
+        print(f"Resuming from {path}: step {int(model.step)}, epoch {int(model.epoch)} "
+              f"(+{int(model.epoch_step)} steps).", file=out)
         return
-    manager.checkpoint.restore(path).assert_existing_objects_matched()
-    print(f"Resuming from {path}: step {int(model.step)}, epoch {int(model.epoch)} "
-          f"(+{int(model.epoch_step)} steps).", file=out)
+    if candidates:
+        raise CheckpointError(
+            f"None of the {len(candidates)} checkpoints in {manager.directory} can be restored "
+            "(see above). Move that folder away to start this run over, or use a new "
+            "--output_dir."
+        )
+
+
+def _save(manager: tf.train.CheckpointManager, model: CycleGAN) -> str:
+    """Saves a checkpoint of `model` unless a weight is NaN or infinite (then raises).
+
+    Finite losses usually mean finite weights, but a non-finite gradient of a finite loss
+    would poison the weights one step before any loss shows it.
+    """
+    bad = [name for name in NETWORKS
+           if not all(bool(tf.reduce_all(tf.math.is_finite(v)))
+                      for v in model.network(name).trainable_variables)]
+    if bad:
+        raise TrainingDiverged(
+            f"Weights of {', '.join(bad)} became NaN or infinite at step {int(model.step)} "
+            f"although the losses were finite; training stopped without saving them (the "
+            f"latest checkpoint, {manager.latest_checkpoint}, is kept). Try a lower --lr."
+        )
+    return manager.save(checkpoint_number=int(model.step))
 
 
 def _check_finite(values: dict[str, float], step: int, last_checkpoint: str | None) -> None:
+    # `values` are the unscaled float32 losses. A float16 loss-scale overflow makes only the
+    # scaled gradients non-finite: LossScaleOptimizer skips that update and lowers the scale,
+    # so such steps never reach this check. A non-finite loss here is a real divergence.
     bad = [name for name, value in values.items() if not math.isfinite(value)]
     if bad:
         kept = f"the latest checkpoint, {last_checkpoint}, is" if last_checkpoint else "nothing was"
@@ -125,12 +197,18 @@ def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
     config.validate()
     output_dir = config.resolved_output_dir
     paths = run_paths(output_dir)
-    if os.path.exists(paths["config"]) and tf.train.latest_checkpoint(paths["checkpoints"]):
+    if os.path.exists(paths["config"]) and saved_checkpoints(paths["checkpoints"]):
         config.check_resumable_with(configs.load_config(paths["config"]))
 
-    data = UnpairedData(config)  # Fails on bad data before any model is built.
+    # Scans the files (skipping undecodable ones) and fails on bad data before any model
+    # is built.
+    data = UnpairedData(config, paths["scan_cache"])
+    write_skipped_list(data.scan.skipped, paths["skipped_files"])
+    if data.scan.images:
+        print(data.scan.summary(paths["skipped_files"]), file=out)
     steps_per_epoch = data.steps_per_epoch
     model = CycleGAN(config, steps_per_epoch)
+    _set_aside_unreadable_state(paths["checkpoints"], out)
     manager = checkpoint_manager(model, paths["checkpoints"], config.keep_checkpoints)
     _restore(model, manager, out)
     configs.save_config(config, output_dir)
@@ -176,10 +254,10 @@ def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
                         tf.summary.scalar(("lr" if name == "lr" else f"loss/{name}"), value)
                     tf.summary.scalar("images_per_sec", bar.rate(epoch_step))
                 if config.save_every_steps and step % config.save_every_steps == 0:
-                    manager.save(checkpoint_number=step)
+                    _save(manager, model)
                 if stop:
                     bar.close()
-                    path = manager.save(checkpoint_number=step)
+                    path = _save(manager, model)
                     writer.flush()
                     print(f"Stopped by {stop.signal_name} at step {step} (epoch {epoch + 1}); "
                           f"saved {path}. Run the same command again to resume.", file=out)
@@ -192,7 +270,7 @@ def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
                 path = _write_samples(model, test_a, test_b, done, paths["samples"], writer)
                 print(f"Samples: {path}", file=out)
             if done % config.save_every_epochs == 0 or done == config.epochs:
-                print(f"Checkpoint: {manager.save(checkpoint_number=int(model.step))}", file=out)
+                print(f"Checkpoint: {_save(manager, model)}", file=out)
             monitor.end_of_epoch(done, writer, out)
     writer.flush()
     try:
@@ -213,15 +291,22 @@ def list_presets() -> str:
                      for name, preset in configs.PRESETS.items())
 
 
+def quiet_absl_logging() -> None:
+    """TensorFlow logs routine INFO lines through absl; show them only with --verbosity."""
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    quiet_absl_logging()
     if flags.FLAGS.list_presets:
         print(list_presets())
         return
     try:
         train(config_from_flags())
-    except (ConfigError, DataError, TrainingDiverged) as error:
+    except (ConfigError, DataError, TrainingDiverged, CheckpointError) as error:
         print(f"cyclegan_tf.train: error: {error}", file=sys.stderr)
         sys.exit(2)
 
