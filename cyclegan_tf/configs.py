@@ -21,6 +21,10 @@ LR_SCHEDULES = ("constant", "linear")
 LAYOUTS = ("auto", "folders", "trainAB")
 MIXED_PRECISION = ("off", "auto", "bf16", "fp16")
 STRATEGIES = ("default", "mirrored", "multiworker")
+# Metrics the in-training evaluation reports, which --keep_best can select (see
+# cyclegan_tf.metrics): higher is better for psnr, lower for l1, fid and kid.
+KEEP_BEST_METRICS = ("cycle_psnr_a", "cycle_psnr_b", "cycle_l1_a", "cycle_l1_b",
+                     "identity_l1_a", "identity_l1_b", "fid_a", "fid_b", "kid_a", "kid_b")
 
 # Fields that decide the shapes of the networks' variables: a checkpoint can only be
 # resumed by a configuration that agrees on all of them.
@@ -105,6 +109,19 @@ class Config:
     sample_every_epochs: int = _field(1, "Write sample grids every N epochs.")
     num_samples: int = _field(4, "Test images in each sample grid.")
     output_dir: str = _field("", "Run folder; default runs/<domain_a>2<domain_b>.")
+    eval_every_epochs: int = _field(
+        0, "Every N epochs (and after the last) log test metrics to TensorBoard as eval/*: "
+        "cycle L1 and PSNR, identity L1 (and FID/KID with --eval_fid); 0 is off.")
+    eval_images: int = _field(100, "Test images per domain in each evaluation (the first N); "
+                              "0: all.")
+    eval_fid: bool = _field(False, "Also compute FID and KID in each evaluation (needs the "
+                            "InceptionV3 weights: --inception_weights or the Keras cache).")
+    inception_weights: str = _field(
+        "", "InceptionV3 no-top weights file (.h5) for FID/KID; default: the Keras cache.")
+    keep_best: str = _field(
+        "", "Keep the checkpoint with the best value of this eval metric in OUTPUT_DIR/best/ "
+        "(higher is better for *psnr*, lower for *l1*, fid_*, kid_*): "
+        + ", ".join(KEEP_BEST_METRICS) + ".")
 
     def __post_init__(self) -> None:
         if isinstance(self.background, (list, str)):
@@ -156,7 +173,8 @@ class Config:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}.")
         non_negative = ("load_size", "steps_per_epoch", "save_every_steps", "pool_size",
-                        "decay_epochs", "lambda_cycle", "lambda_identity", "n_blocks")
+                        "decay_epochs", "lambda_cycle", "lambda_identity", "n_blocks",
+                        "eval_every_epochs", "eval_images", "seed")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must be zero or positive, got {getattr(self, name)}.")
@@ -174,10 +192,30 @@ class Config:
             raise ConfigError(
                 f"--decay_epochs={self.decay_epochs} is more than --epochs={self.epochs}."
             )
+        if self.lr_schedule == "linear" and not self.decay_epochs:
+            raise ConfigError("--lr_schedule=linear needs --decay_epochs > 0 (the epochs of "
+                              "decay at the end); with 0 the rate would stay constant.")
         if len(self.background) != 3 or not all(0 <= c <= 255 for c in self.background):
             raise ConfigError(f"--background must be three values in 0..255, got {self.background}.")
         self._validate_image_size()
+        self._validate_evaluation()
         return self
+
+    def _validate_evaluation(self) -> None:
+        if self.eval_fid and not self.eval_every_epochs:
+            raise ConfigError("--eval_fid needs --eval_every_epochs=N (N > 0).")
+        if self.eval_fid and self.eval_images == 1:
+            raise ConfigError("--eval_images=1 is too few for FID/KID (--eval_fid); use at "
+                              "least 2, or 0 for all test images.")
+        if not self.keep_best:
+            return
+        if self.keep_best not in KEEP_BEST_METRICS:
+            raise ConfigError(f"--keep_best={self.keep_best!r} is not an eval metric; choose one "
+                              f"of {', '.join(KEEP_BEST_METRICS)}.")
+        if not self.eval_every_epochs:
+            raise ConfigError(f"--keep_best={self.keep_best} needs --eval_every_epochs=N (N > 0).")
+        if self.keep_best.startswith(("fid_", "kid_")) and not self.eval_fid:
+            raise ConfigError(f"--keep_best={self.keep_best} needs --eval_fid.")
 
     def _validate_image_size(self) -> None:
         size = self.image_size
@@ -201,15 +239,21 @@ class Config:
 
     def check_resumable_with(self, saved: "Config") -> None:
         """Raises `ConfigError` if a checkpoint made under `saved` cannot load into self."""
+        # The image pools' buffers are (pool_size, image_size, image_size, 3) variables, and
+        # only fp16 adds loss-scale variables to the optimizers.
         diffs = [
             f"--{name}: checkpoint has {getattr(saved, name)!r}, now {getattr(self, name)!r}"
-            for name in ARCHITECTURE_FIELDS + ("image_size",)
+            for name in ARCHITECTURE_FIELDS + ("image_size", "pool_size")
             if getattr(saved, name) != getattr(self, name)
-            and (name != "image_size" or self.generator == "unet")
+            and (name != "image_size" or self.generator == "unet" or self.pool_size)
         ]
+        if (saved.mixed_precision == "fp16") != (self.mixed_precision == "fp16"):
+            diffs.append(f"--mixed_precision: checkpoint has {saved.mixed_precision!r}, now "
+                         f"{self.mixed_precision!r} (only fp16 keeps a loss scale)")
         if diffs:
             raise ConfigError(
-                "This run's checkpoints were made with a different architecture:\n  "
+                "This run's checkpoints were made with a different architecture or training "
+                "state:\n  "
                 + "\n  ".join(diffs)
                 + "\nUse the saved values, or a new --output_dir to start a new run."
             )

@@ -58,7 +58,10 @@ def plot_curves(scalars: Series, path: str, title: str = "") -> str:
     for ax, tag in zip(axes.flat, tags):
         steps, values = scalars[tag]
         ax.plot(steps, values, alpha=0.3, color="tab:blue")
-        ax.plot(steps, _smooth(values, max(1, len(values) // 50)), color="tab:blue")
+        # Metric series have a point per evaluation: few, so mark each (a lone one shows).
+        marker = "o" if len(values) <= 50 else None
+        ax.plot(steps, _smooth(values, max(1, len(values) // 50)), color="tab:blue",
+                marker=marker, markersize=3)
         ax.set_title(tag, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
