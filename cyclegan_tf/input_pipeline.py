@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from cyclegan_tf.configs import Config
+from cyclegan_tf.data_scan import ScanResult, decode_with_pillow, scan_images
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 ACCEPTED_FORMATS = "JPEG, PNG, BMP or GIF (" + ", ".join(IMAGE_EXTENSIONS) + ")"
@@ -34,7 +35,8 @@ def list_images(folder: str) -> list[str]:
     Raises `DataError` naming the folder when it is missing or holds no images.
     """
     if not os.path.isdir(folder):
-        raise DataError(f"Image folder {folder!r} does not exist.")
+        raise DataError(f"Image folder {folder!r} does not exist; it should hold the domain's "
+                        f"images, accepted: {ACCEPTED_FORMATS}.")
     files = sorted(
         os.path.join(folder, name)
         for name in os.listdir(folder)
@@ -89,7 +91,8 @@ def find_domain_files(config: Config) -> tuple[DomainFiles, DomainFiles]:
                              if os.path.isdir(os.path.join(data_dir, d)))
             raise DataError(
                 f"--{flag}={domain!r}: folder {os.path.join(data_dir, domain)!r} does not exist. "
-                f"Folders in {data_dir!r}: {', '.join(present) or 'none'}."
+                f"Folders in {data_dir!r}: {', '.join(present) or 'none'}. Accepted images: "
+                f"{ACCEPTED_FORMATS}."
             )
     return _folder_layout(data_dir, config.domain_a), _folder_layout(data_dir, config.domain_b)
 
@@ -121,6 +124,16 @@ def to_rgb(image: tf.Tensor, background: Sequence[int] = (255, 255, 255)) -> tf.
     )
     background = tf.constant(background, tf.float32, shape=[1, 1, 3])
     return rgb * alpha + background * (1.0 - alpha)
+
+
+def decode_file_with_pillow(path: tf.Tensor, min_size: int,
+                            background: Sequence[int] = (255, 255, 255)) -> tf.Tensor:
+    """Like `decode_image(tf.io.read_file(path))`, but decoded by Pillow (see
+    `data_scan.decode_with_pillow`): upright, any mode, downscaled towards `min_size`."""
+    image = tf.numpy_function(lambda p: decode_with_pillow(os.fsdecode(p), min_size), [path],
+                              tf.uint8, stateful=False)
+    image.set_shape([None, None, None])
+    return to_rgb(image, background)
 
 
 def _resize(image: tf.Tensor, size: int, method: str) -> tf.Tensor:
@@ -184,15 +197,23 @@ class ImageSource:
                            self.name)
 
 
-def file_source(files: Sequence[str], config: Config, name: str) -> ImageSource:
-    """Images read from files."""
-    background = config.background
-    return ImageSource(
-        tf.data.Dataset.from_tensor_slices(list(files)),
-        lambda path: decode_image(tf.io.read_file(path), background),
-        len(files),
-        name,
-    )
+def file_source(files: Sequence[str], config: Config, name: str,
+                pillow_files: Collection[str] = ()) -> ImageSource:
+    """Images read from files; those among `pillow_files` are decoded by Pillow."""
+    background, min_size = config.background, config.resolved_load_size
+    routed = sorted(set(files) & set(pillow_files))
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(routed, tf.ones(len(routed), tf.int32)), 0,
+    ) if routed else None
+
+    def decode(path: tf.Tensor) -> tf.Tensor:
+        if table is None:
+            return decode_image(tf.io.read_file(path), background)
+        return tf.cond(table.lookup(path) > 0,
+                       lambda: decode_file_with_pillow(path, min_size, background),
+                       lambda: decode_image(tf.io.read_file(path), background))
+
+    return ImageSource(tf.data.Dataset.from_tensor_slices(list(files)), decode, len(files), name)
 
 
 def tfds_sources(config: Config) -> tuple[ImageSource, ImageSource, ImageSource, ImageSource]:
@@ -228,22 +249,39 @@ def tfds_sources(config: Config) -> tuple[ImageSource, ImageSource, ImageSource,
 
 
 class UnpairedData:
-    """The training and test pipelines of a run, built from folders or TFDS."""
+    """The training and test pipelines of a run, built from folders or TFDS.
 
-    def __init__(self, config: Config):
+    Folders are scanned first (`data_scan.scan_images`, cached in `scan_cache` when given):
+    files that cannot be decoded are left out and listed in `self.scan.skipped`.
+    """
+
+    def __init__(self, config: Config, scan_cache: str | None = None):
         self.config = config
+        self.scan = ScanResult({})
         if config.tfds:
             self.train_a, self.train_b, self.test_a, self.test_b = tfds_sources(config)
         else:
             files_a, files_b = find_domain_files(config)
-            self.train_a = file_source(files_a.train, config, f"{config.domain_a}/train")
-            self.train_b = file_source(files_b.train, config, f"{config.domain_b}/train")
-            self.test_a = file_source(files_a.test, config, f"{config.domain_a}/test")
-            self.test_b = file_source(files_b.test, config, f"{config.domain_b}/test")
+            self.scan = scan_images(files_a.train + files_a.test + files_b.train + files_b.test,
+                                    scan_cache)
+            self.train_a = self._scanned_source(files_a.train, f"{config.domain_a}/train")
+            self.train_b = self._scanned_source(files_b.train, f"{config.domain_b}/train")
+            self.test_a = self._scanned_source(files_a.test, f"{config.domain_a}/test")
+            self.test_b = self._scanned_source(files_b.test, f"{config.domain_b}/test")
         if config.cache:
             size, method = config.resolved_load_size, config.resize_method
             self.train_a = self.train_a.cached(size, method)
             self.train_b = self.train_b.cached(size, method)
+
+    def _scanned_source(self, files: list[str], name: str) -> ImageSource:
+        usable = self.scan.usable(files)
+        if not usable:
+            raise DataError(
+                f"Image folder {os.path.dirname(files[0])!r}: none of its {len(files)} image "
+                f"files can be decoded (e.g. {os.path.basename(files[0])}: "
+                f"{self.scan.images[files[0]].error}). Accepted: {ACCEPTED_FORMATS}."
+            )
+        return file_source(usable, self.config, name, self.scan.pillow_files)
 
     @property
     def steps_per_epoch(self) -> int:
