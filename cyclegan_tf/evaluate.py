@@ -34,6 +34,7 @@ from absl import app, flags
 
 from cyclegan_tf import configs, export, metrics
 from cyclegan_tf.configs import Config, ConfigError
+from cyclegan_tf.data_scan import ScanResult, scan_images
 from cyclegan_tf.input_pipeline import (DataError, UnpairedData, file_source,
                                         find_domain_files, list_images, preprocess_test)
 
@@ -103,9 +104,10 @@ class EvalImages:
     pairs: tf.data.Dataset | None = None
 
 
-def _folder_images(files: list[str], config: Config, name: str) -> tf.data.Dataset:
-    """Decoded test images of `files`, resized as in training, unbatched."""
-    return file_source(files, config, name).images().map(
+def _folder_images(files: list[str], config: Config, name: str,
+                   scan: ScanResult) -> tf.data.Dataset:
+    """Decoded test images of `files` (all usable per `scan`), resized as in training."""
+    return file_source(files, config, name, scan.pillow_files).images().map(
         lambda image: preprocess_test(image, config), num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -124,6 +126,22 @@ def match_truth(files_a: list[str], truth_folder: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _usable_files(files: dict[str, list[str]], pairs: list[tuple[str, str]]
+                  ) -> tuple[dict[str, list[str]], list[tuple[str, str]], ScanResult]:
+    """Leaves out (and reports) files that cannot be decoded, as training does."""
+    scan = scan_images([path for paths in files.values() for path in paths]
+                       + [truth for _, truth in pairs])
+    for path, reason in scan.skipped.items():
+        print(f"Skipping {path}: {reason}", file=sys.stderr)
+    usable = {domain: scan.usable(paths) for domain, paths in files.items()}
+    for domain, paths in usable.items():
+        if not paths:
+            raise DataError(f"None of the {len(files[domain])} domain {domain.upper()} test "
+                            f"images can be decoded (see the messages above).")
+    bad = set(scan.skipped)
+    return usable, [(a, b) for a, b in pairs if a not in bad and b not in bad], scan
+
+
 def load_test_images(config: Config, input_a: str = "", input_b: str = "", truth_b: str = "",
                      batch_size: int = 8) -> EvalImages:
     """The test images: from `input_a`/`input_b` folders, else the run's test split."""
@@ -132,11 +150,13 @@ def load_test_images(config: Config, input_a: str = "", input_b: str = "", truth
     if len(files) < 2 and not config.tfds:
         split_a, split_b = find_domain_files(config)
         files = {"a": split_a.test, "b": split_b.test, **files}
+    pairs = match_truth(files["a"], truth_b) if truth_b and "a" in files else []
+    files, pairs, scan = _usable_files(files, pairs)
     data = UnpairedData(config) if len(files) < 2 else None  # TFDS test splits.
     datasets, counts = {}, {}
     for domain in "ab":
         if domain in files:
-            datasets[domain] = _folder_images(files[domain], config, domain).batch(batch_size)
+            datasets[domain] = _folder_images(files[domain], config, domain, scan).batch(batch_size)
             counts[domain] = len(files[domain])
         else:
             datasets[domain] = data.test_dataset(domain, batch_size)
@@ -146,10 +166,9 @@ def load_test_images(config: Config, input_a: str = "", input_b: str = "", truth
         if "a" not in files:
             raise EvaluationError(f"--truth_b needs domain A test images as files; the run "
                                   f"reads --tfds={config.tfds}, so pass --input_a=FOLDER.")
-        pairs = match_truth(files["a"], truth_b)
         images.pairs = tf.data.Dataset.zip(
-            _folder_images([a for a, _ in pairs], config, "a"),
-            _folder_images([b for _, b in pairs], config, "truth_b")).batch(batch_size)
+            _folder_images([a for a, _ in pairs], config, "a", scan),
+            _folder_images([b for _, b in pairs], config, "truth_b", scan)).batch(batch_size)
         images.counts["paired"] = len(pairs)
     return images
 

@@ -31,7 +31,8 @@ from PIL import Image, ImageOps
 
 from cyclegan_tf import configs, export
 from cyclegan_tf.configs import ConfigError
-from cyclegan_tf.input_pipeline import DataError, decode_image, list_images
+from cyclegan_tf.data_scan import decode_with_pillow
+from cyclegan_tf.input_pipeline import DataError, list_images, to_rgb
 from cyclegan_tf.progress import ProgressBar
 
 # uint8 [N, H, W, 3] in, uint8 [N, H, W, 3] out.
@@ -152,12 +153,16 @@ def output_names(paths: list[str]) -> dict[str, str]:
 
 
 def read_image(path: str, background: tuple[int, int, int] = WHITE) -> np.ndarray:
-    """An image file as uint8 RGB [H, W, 3], decoded as in training (see `decode_image`).
+    """An image file as uint8 RGB [H, W, 3] at its full size, upright as a viewer shows it
+    (EXIF orientation applied), transparency composited onto `background` as in training.
 
-    Raises `tf.errors.OpError` or `OSError` when the file cannot be read or decoded.
+    Raises `OSError` when the file cannot be read or decoded.
     """
-    image = decode_image(tf.io.read_file(path), background)
-    return tf.cast(tf.round(image), tf.uint8).numpy()
+    try:
+        pixels = decode_with_pillow(path, min_size=sys.maxsize)  # Never downscaled.
+    except Image.DecompressionBombError as error:
+        raise OSError(str(error)) from None
+    return tf.cast(tf.round(to_rgb(pixels, background)), tf.uint8).numpy()
 
 
 def _error_reason(error: Exception) -> str:

@@ -215,3 +215,15 @@ def test_plot_command_line_draws_loss_and_metric_curves(run, tmp_path):
     result = _run_module("cyclegan_tf.plot", f"--run_dir={run[0]}", f"--output={png}")
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_corrupt_test_images_are_skipped_not_fatal(run, data_dir, tmp_path, capsys):
+    from fixtures import truncated_jpeg
+
+    input_a = tmp_path / "a"
+    shutil.copytree(os.path.join(data_dir, "a"), input_a)
+    truncated_jpeg(str(input_a / "broken.jpg"))
+    report = evaluate.evaluate_run(run[0], input_a=str(input_a), out=io.StringIO(),
+                                   output_dir=str(tmp_path / "eval"))
+    assert report["images"]["a"] == 3  # The three good images; the broken one left out.
+    assert "broken.jpg" in capsys.readouterr().err

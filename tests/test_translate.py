@@ -157,3 +157,13 @@ def test_command_line(saved_models, photos, tmp_path):
     assert "Translated 5 of 6 images; skipped 1 unreadable: broken.png." in done.stdout
     assert sorted(os.listdir(output)) == ["a.png", "b.png", "c.png", "d.png", "e.png",
                                           "panel.png"]
+
+
+def test_read_image_turns_exif_rotated_photos_upright_at_full_size(tmp_path):
+    from fixtures import exif_rotated_jpeg
+
+    path = str(tmp_path / "turned.jpg")
+    upright = exif_rotated_jpeg(6)(path)
+    image = translate.read_image(path)
+    assert image.shape == upright.shape  # Upright size, not the stored (turned) one.
+    assert np.abs(image.astype(int) - upright.astype(int)).mean() < 8  # JPEG noise only.
