@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import tensorflow as tf
 from absl import app, flags
 
-from cyclegan_tf import configs, export, metrics
+from cyclegan_tf import cli, configs, export, metrics
 from cyclegan_tf.configs import Config, ConfigError
 from cyclegan_tf.data_scan import ScanResult, scan_images
 from cyclegan_tf.input_pipeline import (DataError, UnpairedData, file_source,
@@ -311,20 +311,11 @@ def evaluate_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> dict[str
     return evaluate_run(flag_values.run_dir, **{name: flag_values[name].value for name in names})
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    try:
-        evaluate_from_flags()
-    except (EvaluationError, ConfigError, DataError, export.ExportError) as error:
-        print(f"cyclegan_tf.evaluate: error: {error}", file=sys.stderr)
-        sys.exit(2)
-
-
 def run() -> None:
     """Console entry point."""
     define_flags()
-    app.run(main)
+    app.run(cli.main_for("cyclegan_tf.evaluate", evaluate_from_flags,
+                         (EvaluationError, ConfigError, DataError, export.ExportError)))
 
 
 if __name__ == "__main__":

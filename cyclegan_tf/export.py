@@ -34,15 +34,14 @@ import dataclasses
 import json
 import os
 import shutil
-import sys
 import tempfile
 from typing import Callable, NamedTuple, Sequence
 
 import keras
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import app, flags
 
-from cyclegan_tf import __version__, configs, precision
+from cyclegan_tf import __version__, cli, configs, precision
 from cyclegan_tf.configs import Config, ConfigError
 from cyclegan_tf.input_pipeline import decode_image
 from cyclegan_tf.models import build_generator
@@ -387,21 +386,10 @@ def export_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> str:
     return output
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury our output.
-    try:
-        export_from_flags()
-    except (ExportError, ConfigError) as error:
-        print(f"cyclegan_tf.export: error: {error}", file=sys.stderr)
-        sys.exit(2)
-
-
 def run() -> None:
     """Console entry point."""
     define_flags()
-    app.run(main)
+    app.run(cli.main_for("cyclegan_tf.export", export_from_flags, (ExportError, ConfigError)))
 
 
 if __name__ == "__main__":

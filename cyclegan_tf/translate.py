@@ -26,10 +26,10 @@ from typing import Callable, TextIO
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import app, flags
 from PIL import Image, ImageOps
 
-from cyclegan_tf import configs, export
+from cyclegan_tf import cli, configs, export
 from cyclegan_tf.configs import ConfigError
 from cyclegan_tf.data_scan import decode_with_pillow
 from cyclegan_tf.input_pipeline import DataError, list_images, to_rgb
@@ -364,23 +364,16 @@ def translate_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> Transla
                            v.batch_size)
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury our output.
-    try:
-        result = translate_from_flags()
-    except (TranslateError, export.ExportError, ConfigError) as error:
-        print(f"cyclegan_tf.translate: error: {error}", file=sys.stderr)
-        sys.exit(2)
-    if not result.outputs:
-        sys.exit(1)
+def _translate_or_fail() -> None:
+    if not translate_from_flags().outputs:
+        sys.exit(1)  # Nothing could be translated.
 
 
 def run() -> None:
     """Console entry point."""
     define_flags()
-    app.run(main)
+    app.run(cli.main_for("cyclegan_tf.translate", _translate_or_fail,
+                         (TranslateError, export.ExportError, ConfigError)))
 
 
 if __name__ == "__main__":
