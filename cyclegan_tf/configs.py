@@ -98,7 +98,12 @@ class Config:
     mixed_precision: str = _field(
         "off", "off, auto (bf16 on CPU, fp16 with loss scaling on GPU), bf16 or fp16. "
         "A bare --mixed_precision means auto.")
-    strategy: str = _field("default", "Distribution strategy: default, mirrored or multiworker.")
+    strategy: str = _field(
+        "default", "Distribution strategy: default (one device), mirrored (all GPUs of this "
+        "machine) or multiworker (several machines, configured by TF_CONFIG). --batch_size "
+        "is the global batch.")
+    profile_steps: str = _field(
+        "", "Write a TensorBoard profile of global steps A to B (e.g. 10,12) to OUTPUT_DIR/logs.")
 
     # Loop and outputs.
     epochs: int = _field(10, "Training epochs; an epoch covers the larger domain once.")
@@ -198,8 +203,22 @@ class Config:
         if len(self.background) != 3 or not all(0 <= c <= 255 for c in self.background):
             raise ConfigError(f"--background must be three values in 0..255, got {self.background}.")
         self._validate_image_size()
+        self.profile_range()
         self._validate_evaluation()
         return self
+
+    def profile_range(self) -> tuple[int, int] | None:
+        """(A, B) of `--profile_steps=A,B`, or None when unset; raises `ConfigError` if bad."""
+        if not self.profile_steps:
+            return None
+        try:
+            first, last = (int(part) for part in self.profile_steps.split(","))
+        except ValueError:
+            first = last = 0
+        if not 1 <= first <= last:
+            raise ConfigError(f"--profile_steps={self.profile_steps!r} must be two global steps "
+                              "A,B with 1 <= A <= B, e.g. 10,12.")
+        return first, last
 
     def _validate_evaluation(self) -> None:
         if self.eval_fid and not self.eval_every_epochs:

@@ -18,9 +18,13 @@ class ImagePool(tf.Module):
                  name: str | None = None):
         super().__init__(name=name)
         self.size = size
-        self.images = tf.Variable(tf.zeros([max(size, 1), *image_shape]), trainable=False,
-                                  name="images")
-        self.count = tf.Variable(0, dtype=tf.int64, trainable=False, name="count")
+        # Under a tf.distribute strategy each replica keeps its own pool (sync on read);
+        # checkpoints save the first replica's. Without one these are plain variables.
+        per_replica = dict(trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+                           aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.images = tf.Variable(tf.zeros([max(size, 1), *image_shape]), name="images",
+                                  **per_replica)
+        self.count = tf.Variable(0, dtype=tf.int64, name="count", **per_replica)
         self.rng = tf.random.Generator.from_seed(seed)
 
     def query(self, images: tf.Tensor) -> tf.Tensor:
@@ -30,9 +34,15 @@ class ImagePool(tf.Module):
         images = tf.cast(tf.stop_gradient(images), tf.float32)
         return tf.stack([self._query_one(images[i]) for i in range(images.shape[0])])
 
+    def _store(self, index: tf.Tensor, image: tf.Tensor) -> None:
+        # Through the handle: this replica's own buffer under a strategy (sync-on-read
+        # variables have no scatter methods).
+        tf.raw_ops.ResourceScatterNdUpdate(ref=self.images.handle, indices=[[index]],
+                                           updates=image[None])
+
     def _query_one(self, image: tf.Tensor) -> tf.Tensor:
         def insert() -> tf.Tensor:
-            self.images.scatter_nd_update([[self.count]], image[None])
+            self._store(self.count, image)
             self.count.assign_add(1)
             return image
 
@@ -43,7 +53,7 @@ class ImagePool(tf.Module):
             def swap_out() -> tf.Tensor:
                 stored = tf.identity(self.images[index])
                 with tf.control_dependencies([stored]):
-                    self.images.scatter_nd_update([[index]], image[None])
+                    self._store(index, image)
                 return stored
 
             return tf.cond(swap, swap_out, lambda: image)

@@ -24,7 +24,10 @@ class InstanceNormalization(keras.layers.Layer):
     `affine=False` (PyTorch's `InstanceNorm2d` default) the layer has no weights.
 
     The statistics are computed in float32 even under a mixed precision policy, and the
-    result is returned in the layer's compute dtype.
+    result is returned in the layer's compute dtype. Under mixed precision the layer runs
+    as TensorFlow's fused batch-norm kernel (see `_fused_instance_norm`): the same maths,
+    with float32 statistics, in one kernel forward and one backward instead of about a
+    dozen elementwise passes. In float32 it runs the plain ops.
     """
 
     def __init__(self, epsilon: float = 1e-5, affine: bool = True, **kwargs: Any) -> None:
@@ -49,6 +52,8 @@ class InstanceNormalization(keras.layers.Layer):
             )
 
     def call(self, inputs: Any) -> Any:
+        if self.compute_dtype != "float32" and keras.backend.backend() == "tensorflow":
+            return _fused_instance_norm(inputs, self.scale, self.offset, self.epsilon)
         x = ops.cast(inputs, "float32")
         mean, variance = ops.moments(x, axes=[1, 2], keepdims=True)  # (N, 1, 1, C)
         outputs = (x - mean) * ops.rsqrt(variance + self.epsilon)
@@ -61,6 +66,38 @@ class InstanceNormalization(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}
+
+
+def _fused_instance_norm(inputs: Any, scale: Any, offset: Any, epsilon: float) -> Any:
+    """Instance norm of NHWC `inputs` by `tf.raw_ops.FusedBatchNormV3` in training mode.
+
+    Batch norm over a batch of one is instance norm, so the (N, H, W, C) input is viewed
+    as one sample of N * C channels: a free reshape when N is 1, a transpose otherwise.
+    The kernel keeps the statistics and the `scale` and `offset` in float32 and returns
+    the input's dtype; `scale`/`offset` None means no affine weights.
+    """
+    import tensorflow as tf  # Only this backend has the fused kernel.
+
+    shape = tf.shape(inputs)
+    batch, channels = shape[0], shape[3]
+    single = inputs.shape[0] == 1
+    x = inputs if single else tf.reshape(
+        tf.transpose(inputs, [1, 2, 0, 3]), [1, shape[1], shape[2], batch * channels])
+    if scale is None:
+        scale = tf.ones([channels], tf.float32)
+        offset = tf.zeros([channels], tf.float32)
+    else:
+        scale, offset = tf.convert_to_tensor(scale), tf.convert_to_tensor(offset)
+    if not single:
+        scale, offset = tf.tile(scale, [batch]), tf.tile(offset, [batch])
+    empty = tf.zeros([0], tf.float32)
+    # cuDNN rejects epsilon below 1e-5; the difference is far below float precision here.
+    y = tf.raw_ops.FusedBatchNormV3(
+        x=x, scale=scale, offset=offset, mean=empty, variance=empty,
+        epsilon=max(epsilon, 1.001e-5), is_training=True)[0]
+    if single:
+        return y
+    return tf.transpose(tf.reshape(y, [shape[1], shape[2], batch, channels]), [2, 0, 1, 3])
 
 
 @keras.saving.register_keras_serializable(package="cyclegan_tf")

@@ -22,14 +22,15 @@ import time
 from typing import Iterator, TextIO
 
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import app, flags
 
-from cyclegan_tf import configs, plot, samples
+from cyclegan_tf import cli, configs, distribute, plot, samples
 from cyclegan_tf.configs import Config, ConfigError
 from cyclegan_tf.data_scan import write_skipped_list
 from cyclegan_tf.flags import config_from_flags, define_config_flags, expand_bare_flags
 from cyclegan_tf.input_pipeline import DataError, UnpairedData
 from cyclegan_tf.monitor import TrainingMonitor, log_hparams
+from cyclegan_tf.profiling import StepProfiler
 from cyclegan_tf.progress import ProgressBar, format_duration
 from cyclegan_tf.trainer import NETWORKS, CycleGAN, checkpoint_manager
 
@@ -195,7 +196,9 @@ def _write_samples(model: CycleGAN, test_a: tf.Tensor, test_b: tf.Tensor, epoch:
 def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
     """Trains (or resumes) the run described by `config`; see the module docstring."""
     config.validate()
-    output_dir = config.resolved_output_dir
+    # Before anything else touches TensorFlow: multi-worker collectives are set up here.
+    strategy = distribute.make_strategy(config.strategy)
+    output_dir = distribute.worker_output_dir(config.resolved_output_dir, strategy)
     paths = run_paths(output_dir)
     if os.path.exists(paths["config"]) and saved_checkpoints(paths["checkpoints"]):
         config.check_resumable_with(configs.load_config(paths["config"]))
@@ -207,7 +210,7 @@ def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
     if data.scan.images:
         print(data.scan.summary(paths["skipped_files"]), file=out)
     steps_per_epoch = data.steps_per_epoch
-    model = CycleGAN(config, steps_per_epoch)
+    model = CycleGAN(config, steps_per_epoch, strategy=strategy)
     _set_aside_unreadable_state(paths["checkpoints"], out)
     manager = checkpoint_manager(model, paths["checkpoints"], config.keep_checkpoints)
     _restore(model, manager, out)
@@ -237,14 +240,18 @@ def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
 
     values: dict[str, float] = {}
     started = time.perf_counter()
-    with StopRequest().installed() as stop:
+    profiler = StepProfiler(config.profile_range(), paths["logs"])
+    with StopRequest().installed() as stop, contextlib.closing(profiler):
         for epoch in range(int(model.epoch), config.epochs):
             first_step = int(model.epoch_step)
             bar = ProgressBar(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}",
                               items_per_step=config.batch_size)
-            for real_a, real_b in data.train_dataset(epoch, first_step):
+            batches = data.train_dataset(epoch, first_step)
+            for real_a, real_b in distribute.distribute_dataset(strategy, batches):
+                profiler.before_step(int(model.step) + 1)
                 values = {k: float(v) for k, v in model.train_step(real_a, real_b).items()}
                 step = int(model.step)
+                profiler.after_step(step)
                 _check_finite(values, step, manager.latest_checkpoint)
                 epoch_step = int(model.epoch_step)
                 bar.update(epoch_step, {k: values[k] for k in ("gen_g", "gen_f", "disc_x",
@@ -291,31 +298,20 @@ def list_presets() -> str:
                      for name, preset in configs.PRESETS.items())
 
 
-def quiet_absl_logging() -> None:
-    """TensorFlow logs routine INFO lines through absl; show them only with --verbosity."""
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-
-
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    quiet_absl_logging()
+def _train_or_list_presets() -> None:
     if flags.FLAGS.list_presets:
         print(list_presets())
-        return
-    try:
+    else:
         train(config_from_flags())
-    except (ConfigError, DataError, TrainingDiverged, CheckpointError) as error:
-        print(f"cyclegan_tf.train: error: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 def run() -> None:
     """Console entry point."""
     define_config_flags()
     flags.DEFINE_bool("list_presets", False, "Print the presets with a description and exit.")
-    app.run(main, argv=expand_bare_flags(sys.argv))
+    app.run(cli.main_for("cyclegan_tf.train", _train_or_list_presets,
+                         (ConfigError, DataError, TrainingDiverged, CheckpointError)),
+            argv=expand_bare_flags(sys.argv))
 
 
 if __name__ == "__main__":

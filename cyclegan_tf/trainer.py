@@ -9,8 +9,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from cyclegan_tf import losses, precision
+from cyclegan_tf import distribute, losses, precision
 from cyclegan_tf.configs import Config
+from cyclegan_tf.fused_adam import FusedAdam
 from cyclegan_tf.image_pool import ImagePool
 from cyclegan_tf.models import build_discriminator, build_generator
 from cyclegan_tf.schedules import LearningRate
@@ -22,13 +23,41 @@ class CycleGAN(tf.Module):
     """All training state of a run, and `train_step`, the one compiled training step.
 
     `steps_per_epoch` fixes the learning-rate schedule; the step and epoch counters, the
-    image pools and the optimizers' slots live in `checkpoint`.
+    image pools and the optimizers' slots live in `checkpoint`. `jit_compile=True` compiles
+    the step with XLA (on a CPU usually slower; see scripts/benchmark.py).
+
+    All state is created in the scope of `strategy` (by default made from `config.strategy`;
+    see distribute.py). Under a multi-device strategy `train_step` takes the per-replica
+    batches of a `distribute.distribute_dataset`, each replica keeps its own image pools (a
+    checkpoint holds the first replica's), and the returned losses are means over the
+    global batch.
     """
 
-    def __init__(self, config: Config, steps_per_epoch: int = 1):
+    def __init__(self, config: Config, steps_per_epoch: int = 1, jit_compile: bool = False,
+                 strategy: tf.distribute.Strategy | None = None):
         super().__init__(name="cyclegan")
         self.config = config
         self.policy = precision.policy_name(config)
+        self.strategy = strategy or distribute.make_strategy(config.strategy)
+        distribute.check_global_batch(config, self.strategy)
+        # The counters change only outside the replicas, so they stay plain variables.
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        # Steps already done inside `epoch`, for resuming from a mid-epoch checkpoint.
+        self.epoch_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_step")
+        with self.strategy.scope():
+            self._create_state(steps_per_epoch)
+        if config.strategy == "default":
+            spec = tf.TensorSpec([config.batch_size, config.image_size, config.image_size, 3],
+                                 tf.float32)
+            signature = [spec, spec]
+        else:
+            signature = None  # Per-replica values of a distributed dataset.
+        self.train_step = tf.function(self._train_step, input_signature=signature,
+                                      jit_compile=jit_compile)
+
+    def _create_state(self, steps_per_epoch: int) -> None:
+        config = self.config
         keras.utils.set_random_seed(config.seed)
         with precision.policy_scope(self.policy):
             self.generator_g = build_generator(config, "generator_g")
@@ -41,17 +70,9 @@ class CycleGAN(tf.Module):
             # Built up front so the first tf.function call traces once, not twice.
             optimizer.build(self.network(name).trainable_variables)
 
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-        # Steps already done inside `epoch`, for resuming from a mid-epoch checkpoint.
-        self.epoch_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_step")
         shape = (config.image_size, config.image_size, 3)
         self.pool_a = ImagePool(config.pool_size, shape, seed=config.seed * 2 + 1, name="pool_a")
         self.pool_b = ImagePool(config.pool_size, shape, seed=config.seed * 2 + 2, name="pool_b")
-
-        spec = tf.TensorSpec([config.batch_size, config.image_size, config.image_size, 3],
-                             tf.float32)
-        self.train_step = tf.function(self._train_step, input_signature=[spec, spec])
 
     def network(self, name: str) -> keras.Model:
         """One of `NETWORKS` by name."""
@@ -59,8 +80,8 @@ class CycleGAN(tf.Module):
 
     def _make_optimizer(self) -> keras.optimizers.Optimizer:
         config = self.config
-        optimizer = keras.optimizers.Adam(learning_rate=config.lr, beta_1=config.beta1,
-                                          beta_2=config.beta2)
+        # Keras Adam's maths and slot variables, each update one fused kernel (fused_adam.py).
+        optimizer = FusedAdam(learning_rate=config.lr, beta_1=config.beta1, beta_2=config.beta2)
         if precision.uses_loss_scaling(self.policy):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
@@ -89,6 +110,18 @@ class CycleGAN(tf.Module):
         return tf.cast(generator(images, training=False), tf.float32)
 
     def _train_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
+        learning_rate = self.learning_rate(self.step)
+        for optimizer in self.optimizers.values():
+            optimizer.learning_rate.assign(learning_rate)
+        per_replica = self.strategy.run(self._replica_step, args=(real_a, real_b))
+        values = {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                  for name, value in per_replica.items()}
+        self.step.assign_add(1)
+        self.epoch_step.assign_add(1)
+        return {**values, "lr": learning_rate}
+
+    def _replica_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Losses and one update of all four networks on this replica's share of the batch."""
         config = self.config
         g, f = self.generator_g, self.generator_f
         d_x, d_y = self.discriminator_x, self.discriminator_y
@@ -126,22 +159,20 @@ class CycleGAN(tf.Module):
                 "discriminator_x": losses.discriminator_loss(d_real_a, d_pool_a, config.gan_loss),
                 "discriminator_y": losses.discriminator_loss(d_real_b, d_pool_b, config.gan_loss),
             }
-            scaled = {
-                name: self.optimizers[name].scale_loss(loss)
-                if precision.uses_loss_scaling(self.policy) else loss
-                for name, loss in total.items()
-            }
+            # The optimizers sum the replicas' gradients: each replica's mean is divided by
+            # their number, so the sum is the gradient of the mean over the global batch.
+            replicas = self.strategy.num_replicas_in_sync
+            scaled = {name: loss / replicas if replicas > 1 else loss
+                      for name, loss in total.items()}
+            if precision.uses_loss_scaling(self.policy):
+                scaled = {name: self.optimizers[name].scale_loss(loss)
+                          for name, loss in scaled.items()}
 
-        learning_rate = self.learning_rate(self.step)
         for name in NETWORKS:
             variables = self.network(name).trainable_variables
             gradients = tape.gradient(scaled[name], variables)
-            optimizer = self.optimizers[name]
-            optimizer.learning_rate.assign(learning_rate)
-            optimizer.apply_gradients(zip(gradients, variables))
+            self.optimizers[name].apply_gradients(zip(gradients, variables))
         del tape
-        self.step.assign_add(1)
-        self.epoch_step.assign_add(1)
         return {
             "gen_g": total["generator_g"],
             "gen_f": total["generator_f"],
@@ -151,7 +182,6 @@ class CycleGAN(tf.Module):
             "adv_f": adv_f,
             "cycle": cycle,
             "identity": identity_g + identity_f,
-            "lr": learning_rate,
         }
 
 

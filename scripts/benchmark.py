@@ -1,0 +1,241 @@
+"""Benchmark CycleGAN training and inference speed on this machine.
+
+    python scripts/benchmark.py --preset=paper --precision=auto --compare --json=bench.json
+    python scripts/benchmark.py --preset=tom2jerry --compare --export
+    python scripts/benchmark.py --preset=paper --precision_check   # float32 vs bf16 losses
+
+For the chosen preset (or architecture flags: every `cyclegan_tf.train` flag is accepted),
+image size, batch size, precision and XLA setting, it reports the median training-step
+time after warm-up, images per second, the achieved FLOP/s (convolution FLOPs counted from
+the networks, forward and backward) and the peak memory; the input pipeline's images per
+second on --data_dir; with --export, an exported generator SavedModel's latency at batch 1
+and throughput at batch 8; with --compare, the plain float32 step of the same networks in
+the same process, and the speed-up ratio. Images per second count images of one domain
+(one training step consumes --batch_size images of each); the peak memory is the
+process's (with --compare, of both steps). With --compare the two steps are timed in
+turn, step by step, so a change in the machine's load affects both alike. It prints a
+table and, with --json, writes every number and the machine's state to a file.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import statistics
+import sys
+from typing import Any, Callable
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import tensorflow as tf  # noqa: E402
+
+from cyclegan_tf import benchmarking, flops, precision  # noqa: E402
+from cyclegan_tf.configs import Config, ConfigError  # noqa: E402
+from cyclegan_tf.flags import config_from_flags, define_config_flags  # noqa: E402
+from cyclegan_tf.train import quiet_absl_logging  # noqa: E402
+from cyclegan_tf.trainer import CycleGAN  # noqa: E402
+
+PRECISIONS = {"float32": "off", "bf16": "bf16", "fp16": "fp16", "auto": "auto"}
+
+define_config_flags()
+flags.FLAGS.set_default("preset", "paper")
+flags.DEFINE_enum("precision", "auto", list(PRECISIONS),
+                  "Precision of the measured step: float32, bf16, fp16 (with loss scaling) or "
+                  "auto (bf16 on a CPU, fp16 on a GPU). Use this, not --mixed_precision.")
+flags.DEFINE_bool("train", True, "Time the training step (--notrain: only the other "
+                  "measurements asked for).")
+flags.DEFINE_bool("xla", False, "Compile the measured training step with XLA (jit_compile).")
+flags.DEFINE_integer("steps", 5, "Timed steps per measurement (the median is reported).")
+flags.DEFINE_integer("warmup", 2, "Untimed steps before each measurement (tracing, caches).")
+flags.DEFINE_bool("compare", False, "Also time the plain float32 step of the same networks "
+                  "in this process and report speed-up ratios.")
+flags.DEFINE_string("json", "", "Write the results to this JSON file.")
+flags.DEFINE_integer("pipeline_batches", 100, "Batches read to time the input pipeline alone "
+                     "(0 skips it); the images come from --data_dir, --domain_a, --domain_b.")
+flags.DEFINE_bool("export", False, "Also time an exported generator SavedModel: latency at "
+                  "batch 1 and throughput at batch 8 (float32, as cyclegan_tf.export writes it).")
+flags.DEFINE_bool("precision_check", False, "Train a small version of the model "
+                  "(--precision_check_size px, ngf = ndf = 8) for --precision_check_steps steps "
+                  "in float32 and in --precision on the same batches (from --data_dir, or random "
+                  "images without data), and compare the losses.")
+flags.DEFINE_integer("precision_check_steps", 200, "Steps of each --precision_check run.")
+flags.DEFINE_integer("precision_check_size", 32, "Image size of the --precision_check runs.")
+flags.DEFINE_float("precision_tolerance", 0.25, "Largest relative difference of the mean "
+                   "losses (over the last quarter of the steps) that passes --precision_check.")
+
+FLAGS = flags.FLAGS
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on, and how busy the machine was."""
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "cpu_bf16": precision.cpu_supports_bf16(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "tensorflow": tf.__version__,
+        "load_average": os.getloadavg(),
+    }
+
+
+def step_result(name: str, timing: benchmarking.Timing, config: Config,
+                step_flops: int) -> dict[str, Any]:
+    """One training-step row: times, rates, FLOP/s and peak memory so far."""
+    return {
+        "name": name,
+        "median_s": timing.median,
+        "times_s": timing.times,
+        "images_per_s": timing.rate(config.batch_size),
+        "tflop_per_s": step_flops / timing.median / 1e12,
+        **benchmarking.peak_memory_mb(),
+    }
+
+
+def measure_training(config: Config) -> list[dict[str, Any]]:
+    """The measured step and, with --compare, the plain float32 reference step.
+
+    With --compare the two steps are timed in turn, step by step, in this process.
+    """
+    model = CycleGAN(config, jit_compile=FLAGS.xla)
+    step_flops = flops.train_step_flops(config, model.generator_g, model.discriminator_x)
+    batch = benchmarking.random_batch(config)
+    name = f"train step ({model.policy}{', XLA' if FLAGS.xla else ''})"
+    print(f"Training step: {FLAGS.preset or 'custom'} at {config.image_size} px, batch "
+          f"{config.batch_size}, {name}: {step_flops / 1e12:.3f} TFLOP per step.", flush=True)
+    steps = {name: model.train_step}
+    if FLAGS.compare:
+        steps["train step (plain float32 reference)"] = (
+            benchmarking.ReferenceStep(config).train_step)
+    calls = {label: functools.partial(_run_step, step, batch) for label, step in steps.items()}
+    timings = benchmarking.time_interleaved(calls, FLAGS.steps, FLAGS.warmup)
+    rows = [step_result(label, timing, config, step_flops) for label, timing in timings.items()]
+    rows[0]["tracing_count"] = model.train_step.experimental_get_tracing_count()
+    if FLAGS.compare:
+        measured, reference = timings.values()
+        rows[0]["speedup_vs_reference"] = reference.median / measured.median
+        rows[0]["speedup_per_step_pair"] = statistics.median(
+            r / m for r, m in zip(reference.times, measured.times))
+    return rows
+
+
+def _run_step(train_step: Callable[..., dict[str, tf.Tensor]],
+              batch: tuple[tf.Tensor, tf.Tensor]) -> None:
+    """One training step, waiting for its result."""
+    train_step(*batch)["gen_g"].numpy()
+
+
+def precision_check(config: Config) -> dict[str, Any]:
+    """Losses of the same small model trained in float32 and in `config`'s precision."""
+    small = config.replace(image_size=FLAGS.precision_check_size, ngf=8, ndf=8, batch_size=1,
+                           jitter=False)
+    policy = precision.policy_name(small)
+    if policy == "float32":
+        raise ConfigError("--precision_check compares float32 with --precision; choose "
+                          "--precision=bf16, fp16 or auto.")
+    steps = FLAGS.precision_check_steps
+    if os.path.isdir(small.data_dir) or small.tfds:
+        batches, source = benchmarking.training_batches(small, steps), small.data_dir
+    else:
+        batches = [benchmarking.random_batch(small, i % 8) for i in range(steps)]
+        source = "8 random batches"
+    reference = benchmarking.train_losses(small.replace(mixed_precision="off"), batches)
+    mixed = benchmarking.train_losses(small, batches)
+    summary = benchmarking.compare_loss_histories(reference, mixed, window=max(steps // 4, 1))
+    worst = max(values["relative_difference"] for values in summary.values())
+    return {"policy": policy, "steps": steps, "image_size": small.image_size, "data": source,
+            "losses": summary, "max_relative_difference": worst,
+            "passed": worst <= FLAGS.precision_tolerance}
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """The results as an aligned text table."""
+    lines = [f"{'measurement':<42} {'median s':>9} {'images/s':>9} {'TFLOP/s':>8} "
+             f"{'peak RSS MB':>11}"]
+    for row in results.get("training", []):
+        lines.append(f"{row['name']:<42} {row['median_s']:>9.3f} {row['images_per_s']:>9.3f} "
+                     f"{row['tflop_per_s']:>8.3f} {row['host_rss_mb']:>11.0f}")
+    training = results.get("training", [])
+    if training and "speedup_vs_reference" in training[0]:
+        lines.append(f"{'speed-up vs plain float32 (same process)':<42} "
+                     f"{training[0]['speedup_vs_reference']:>9.2f}x  (median of per-step "
+                     f"ratios {training[0]['speedup_per_step_pair']:.2f}x)")
+    if "input_pipeline" in results:
+        pipeline = results["input_pipeline"]
+        lines.append(f"{'input pipeline alone':<42} {'':>9} {pipeline['images_per_s']:>9.1f}")
+        if training:
+            lines.append(f"{'  = x training step images/s':<42} "
+                         f"{pipeline['images_per_s'] / training[0]['images_per_s']:>9.1f}x")
+    for row in results.get("export", []):
+        lines.append(f"{row['name']:<42} {row['median_s']:>9.3f} {row['images_per_s']:>9.2f}")
+    if "precision_check" in results:
+        check = results["precision_check"]
+        lines.append(f"precision check ({check['steps']} steps, {check['image_size']} px, "
+                     f"{check['data']}): "
+                     f"float32 vs {check['policy']}, largest relative loss difference "
+                     f"{check['max_relative_difference']:.3f}: "
+                     f"{'PASSED' if check['passed'] else 'FAILED'}")
+        for key, values in check["losses"].items():
+            lines.append(f"  {key:<8} float32 {values['reference']:.4f}  {check['policy']} "
+                         f"{values['other']:.4f}")
+    print("\n".join(lines))
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    quiet_absl_logging()
+    if FLAGS["mixed_precision"].present:
+        raise app.UsageError("Use --precision=float32|bf16|fp16|auto, not --mixed_precision.")
+    try:
+        config = config_from_flags().replace(
+            mixed_precision=PRECISIONS[FLAGS.precision]).validate()
+    except ConfigError as error:
+        raise app.UsageError(str(error)) from None
+    results: dict[str, Any] = {"argv": sys.argv, "config": config.to_dict(),
+                               "machine_before": machine(), "repeats": FLAGS.steps,
+                               "warmup": FLAGS.warmup}
+    if FLAGS.train:
+        results["training"] = measure_training(config)
+    if FLAGS.pipeline_batches:
+        if os.path.isdir(config.data_dir) or config.tfds:
+            rate, images = benchmarking.input_pipeline_rate(config, FLAGS.pipeline_batches)
+            results["input_pipeline"] = {"images_per_s": rate, "batches": FLAGS.pipeline_batches,
+                                         "domain_a_images": images, "data_dir": config.data_dir}
+        else:
+            print(f"Skipping the input pipeline: --data_dir={config.data_dir} does not exist.")
+    if FLAGS.export:
+        timings = benchmarking.exported_inference(config, FLAGS.steps, FLAGS.warmup)
+        results["export"] = [
+            {"name": f"exported generator, batch {size}", "batch_size": size,
+             "median_s": timing.median, "times_s": timing.times,
+             "images_per_s": timing.rate(size)}
+            for size, timing in timings.items()]
+    if FLAGS.precision_check:
+        try:
+            results["precision_check"] = precision_check(config)
+        except ConfigError as error:
+            raise app.UsageError(str(error)) from None
+    results["machine_after"] = machine()
+    print_table(results)
+    print(f"Load average before {results['machine_before']['load_average']}, after "
+          f"{results['machine_after']['load_average']}; each timing: the median of "
+          f"{FLAGS.steps} steps after {FLAGS.warmup} warm-up steps.")
+    if FLAGS.json:
+        with open(FLAGS.json, "w") as f:
+            json.dump(results, f, indent=2)
+        print(f"Wrote {FLAGS.json}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,187 @@
+"""FLOP counting, the fused Adam and instance-norm kernels, and the benchmark's reference step.
+
+These check correctness only; speed is measured by scripts/benchmark.py, never here.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cyclegan_tf import benchmarking, fast_conv, flops
+from cyclegan_tf.configs import Config
+from cyclegan_tf.fused_adam import FusedAdam
+from cyclegan_tf.layers import InstanceNormalization
+from cyclegan_tf.trainer import NETWORKS, CycleGAN
+
+
+def _small(**changes):
+    values = dict(image_size=32, ngf=8, ndf=8, generator="resnet", n_blocks=1,
+                  discriminator="patch", gan_loss="lsgan", pool_size=2)
+    values.update(changes)
+    return Config(**values)
+
+
+def test_forward_flops_of_a_tiny_model_match_a_hand_count():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3)(inputs)  # (6, 6, 4): 36 * 4 outputs * 27 MACs.
+    x = keras.layers.Conv2DTranspose(2, 2, strides=2)(x)  # (12, 12, 2): 36 * 4 inputs * 8.
+    outputs = keras.layers.Dense(5)(keras.layers.Flatten()(x))  # 288 * 5 MACs.
+    model = keras.Model(inputs, outputs)
+    per_image = 2 * (36 * 4 * 27 + 36 * 4 * 2 * 2 * 2 + 288 * 5)
+    assert flops.forward_flops(model, (1, 8, 8, 3)) == per_image
+    assert flops.forward_flops(model, (2, 8, 8, 3)) == 2 * per_image
+
+
+def test_train_step_flops_count_every_forward_pass_three_times():
+    config = _small(lambda_identity=0.0, pool_size=0)
+    model = CycleGAN(config)
+    shape = (1, 32, 32, 3)
+    g = flops.forward_flops(model.generator_g, shape)
+    d = flops.forward_flops(model.discriminator_x, shape)
+    assert flops.forward_passes(config) == (2, 2)
+    assert flops.forward_passes(_small()) == (3, 3)  # Identity loss and pool on.
+    assert flops.train_step_flops(config, model.generator_g, model.discriminator_x) == (
+        3 * 2 * (2 * g + 2 * d))
+
+
+def _adam_run(optimizer_class, initial, gradients):
+    variables = [keras.Variable(value) for value in initial]
+    optimizer = optimizer_class(learning_rate=2e-4, beta_1=0.5, beta_2=0.999)
+    optimizer.build(variables)
+    apply = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, variables)))
+    for step_gradients in gradients:
+        apply([tf.constant(g) for g in step_gradients])
+    return variables, optimizer
+
+
+def test_fused_adam_matches_keras_adam_and_shares_its_checkpoint_format(tmp_path):
+    rng = np.random.default_rng(0)
+    initial = [rng.normal(size=(3, 3, 4, 5)).astype("float32"),
+               rng.normal(size=(5,)).astype("float32")]
+    gradients = [[rng.normal(size=v.shape).astype("float32") for v in initial]
+                 for _ in range(4)]
+    ref_vars, ref_opt = _adam_run(keras.optimizers.Adam, initial, gradients)
+    got_vars, got_opt = _adam_run(FusedAdam, initial, gradients)
+    for a, b in zip(ref_vars, got_vars):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)
+    for a, b in zip(ref_opt.variables, got_opt.variables):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-9)
+    # A Keras Adam checkpoint restores into FusedAdam: same variables, same names.
+    path = tf.train.Checkpoint(optimizer=ref_opt).write(str(tmp_path / "adam"))
+    fresh_vars, fresh_opt = _adam_run(FusedAdam, initial, [])
+    tf.train.Checkpoint(optimizer=fresh_opt).read(path).assert_consumed()
+    for a, b in zip(ref_opt.variables, fresh_opt.variables):
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
+
+
+def test_fused_adam_rejects_amsgrad():
+    with pytest.raises(ValueError, match="amsgrad"):
+        FusedAdam(amsgrad=True)
+
+
+@pytest.mark.parametrize("policy, tolerance", [("mixed_bfloat16", 3e-2), ("mixed_float16", 4e-3)])
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_mixed_precision_instance_norm_matches_the_float32_layer(policy, tolerance, affine,
+                                                                  batch):
+    images = tf.random.stateless_normal([batch, 8, 6, 5], seed=[1, 2]) * 2 + 1
+    reference = InstanceNormalization(affine=affine, dtype="float32")
+    fused = InstanceNormalization(affine=affine, dtype=policy)
+    reference.build(images.shape)
+    fused.build(images.shape)
+    if affine:
+        fused.set_weights([w + 0.1 * i for i, w in enumerate(reference.get_weights())])
+        reference.set_weights(fused.get_weights())
+    weights = tf.range(5, dtype=tf.float32)  # Makes every channel's gradient differ.
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(images)
+        expected = reference(images)
+        got = fused(tf.cast(images, fused.compute_dtype))
+        expected_loss = tf.reduce_sum(expected * weights)
+        got_loss = tf.reduce_sum(tf.cast(got, tf.float32) * weights)
+    assert got.dtype == fused.compute_dtype
+    np.testing.assert_allclose(tf.cast(got, tf.float32).numpy(), expected.numpy(), atol=tolerance)
+    for a, b in zip(tape.gradient(expected_loss, [images] + reference.trainable_weights),
+                    tape.gradient(got_loss, [images] + fused.trainable_weights)):
+        np.testing.assert_allclose(tf.cast(b, tf.float32).numpy(), a.numpy(), atol=tolerance)
+
+
+@pytest.mark.parametrize("base, fast, options, shape", [
+    (keras.layers.Conv2D, fast_conv.Conv2D,
+     dict(kernel_size=4, strides=2, padding="same", use_bias=False), (2, 16, 16, 5)),
+    (keras.layers.Conv2D, fast_conv.Conv2D, dict(kernel_size=3, strides=2), (1, 17, 17, 5)),
+    (keras.layers.Conv2DTranspose, fast_conv.Conv2DTranspose,
+     dict(kernel_size=4, strides=2, padding="same", use_bias=False), (2, 8, 8, 5)),
+    (keras.layers.Conv2DTranspose, fast_conv.Conv2DTranspose,
+     dict(kernel_size=3, strides=2), (1, 8, 8, 5)),
+])
+def test_fast_weight_gradient_matches_keras_layers_in_bfloat16(base, fast, options, shape):
+    images = tf.random.stateless_normal(shape, seed=[1, 2])
+    reference = base(6, dtype="mixed_bfloat16", **options)
+    layer = fast(6, dtype="mixed_bfloat16", **options)
+    reference.build(shape)
+    layer.build(shape)
+    layer.set_weights([w + 0.1 for w in reference.get_weights()])
+    reference.set_weights(layer.get_weights())
+    weights = tf.random.stateless_normal(reference.compute_output_shape(shape), seed=[3, 4])
+
+    def loss_and_gradients(conv):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = conv(tf.cast(images, tf.bfloat16))
+            loss = tf.reduce_sum(tf.cast(outputs, tf.float32) * weights)
+        return outputs, tape.gradient(loss, [images] + conv.trainable_weights)
+
+    expected, expected_gradients = loss_and_gradients(reference)
+    got, got_gradients = loss_and_gradients(layer)
+    assert got.shape == expected.shape and got.dtype == tf.bfloat16
+    np.testing.assert_array_equal(tf.cast(got, tf.float32), tf.cast(expected, tf.float32))
+    for a, b in zip(expected_gradients, got_gradients):  # bfloat16 rounding of the sums.
+        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=2e-2 * np.abs(a.numpy()).max())
+
+
+def test_float32_train_step_matches_the_plain_reference_step():
+    config = _small(batch_size=2)
+    model = CycleGAN(config)
+    reference = benchmarking.ReferenceStep(config)
+    for name in NETWORKS:  # Same seed, same builders: the same initial weights.
+        for a, b in zip(model.network(name).weights, reference.networks[name].weights):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for seed in range(2):
+        batch = benchmarking.random_batch(config, seed)
+        got, expected = model.train_step(*batch), reference.train_step(*batch)
+        for key in expected:
+            np.testing.assert_allclose(got[key].numpy(), expected[key].numpy(), rtol=1e-5,
+                                       err_msg=key)
+    # A convolution bias before instance norm has a zero gradient up to rounding noise,
+    # which Adam scales up to steps of up to lr: those may differ by 2 * lr per step.
+    for name in NETWORKS:
+        for a, b in zip(model.network(name).weights, reference.networks[name].weights):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=4 * config.lr)
+
+
+def test_time_calls_runs_warmup_and_timed_steps():
+    calls = []
+    timing = benchmarking.time_calls(lambda: calls.append(1), steps=3, warmup=2)
+    assert len(calls) == 5 and len(timing.times) == 3
+    assert timing.median >= 0 and timing.rate(2) > 0
+    with pytest.raises(ValueError, match="steps"):
+        benchmarking.time_calls(lambda: None, steps=0, warmup=0)
+
+
+def test_time_interleaved_alternates_the_calls_after_warmup():
+    order = []
+    timings = benchmarking.time_interleaved(
+        {"a": lambda: order.append("a"), "b": lambda: order.append("b")}, steps=2, warmup=1)
+    assert order == ["a", "b", "a", "b", "a", "b"]
+    assert [len(t.times) for t in timings.values()] == [2, 2]
+
+
+def test_compare_loss_histories_uses_the_last_window():
+    reference = {"gen_g": [9.0, 1.0, 1.0]}
+    other = {"gen_g": [0.0, 1.0, 1.5]}
+    summary = benchmarking.compare_loss_histories(reference, other, window=2)
+    assert summary["gen_g"]["reference"] == 1.0
+    assert summary["gen_g"]["other"] == 1.25
+    assert summary["gen_g"]["relative_difference"] == pytest.approx(0.25)
