@@ -85,6 +85,22 @@ def time_interleaved(calls: dict[str, Callable[[], object]], steps: int,
     return {name: Timing(values) for name, values in times.items()}
 
 
+def convolution_rate(dtype: tf.DType, steps: int = 5, warmup: int = 2,
+                     size: int = 64, channels: int = 256) -> float:
+    """FLOP/s of one 3x3 convolution of a (1, size, size, channels) map to `channels` maps.
+
+    At the defaults this is the ResNet generator's residual-block convolution at 256 px,
+    which does most of the paper model's arithmetic, so its rate in float32 and in the
+    mixed policy's dtype bounds what a change of precision alone can gain on this device.
+    """
+    rng = np.random.default_rng(0)
+    images = tf.cast(rng.normal(size=(1, size, size, channels)), dtype)
+    kernel = tf.cast(rng.normal(size=(3, 3, channels, channels)), dtype)
+    convolve = tf.function(lambda x, w: tf.nn.conv2d(x, w, 1, "SAME"))
+    timing = time_calls(lambda: convolve(images, kernel).numpy(), steps, warmup)
+    return 2 * size * size * 9 * channels * channels / timing.median
+
+
 def random_batch(config: Config, seed: int = 0) -> tuple[tf.Tensor, tf.Tensor]:
     """A pair of random image batches in [-1, 1] of the training step's shape."""
     shape = (config.batch_size, config.image_size, config.image_size, 3)
@@ -195,16 +211,18 @@ def input_pipeline_rate(config: Config, batches: int, warmup: int = 5) -> tuple[
 
 
 def exported_inference(config: Config, steps: int, warmup: int,
-                       batch_sizes: Sequence[int] = (1, 8)) -> dict[int, Timing]:
+                       batch_sizes: Sequence[int] = (1, 8),
+                       compute: str = "float32") -> dict[int, Timing]:
     """Times an exported generator SavedModel (`cyclegan_tf.export`) at each batch size.
 
-    The generator (freshly initialised: speed does not depend on the weights) is written
-    with `export.write_saved_model`, loaded back with `tf.saved_model.load` as a server
-    would, and its `translate_float` signature is timed on random images.
+    The generator (freshly initialised: speed does not depend on the weights), computing in
+    `compute` ('float32' or 'bfloat16', as `export --precision`), is written with
+    `export.write_saved_model`, loaded back with `tf.saved_model.load` as a server would,
+    and its `translate_float` signature is timed on random images.
     """
     from cyclegan_tf import export  # Optional: only the --export measurement needs it.
 
-    with precision.policy_scope("float32"):
+    with precision.policy_scope(export.PRECISION_POLICIES[compute]):
         generator = build_generator(config, "generator_g")
     timings = {}
     with tempfile.TemporaryDirectory() as folder:

@@ -1,7 +1,7 @@
 """Export a trained generator as a self-contained SavedModel for TF Serving or any TF runtime.
 
     python -m cyclegan_tf.export --run_dir RUN --direction a2b|b2a|both --output DIR \
-        [--checkpoint PATH]
+        [--checkpoint PATH] [--precision float32|bfloat16]
 
 The architecture comes from `RUN/config.json`; the weights from the run's latest checkpoint
 (or `--checkpoint`). `a2b` exports generator G, `b2a` generator F, and `both` writes the two
@@ -20,8 +20,11 @@ others, and at least 8 for the ResNet), translated, and cropped back, so the out
 input's size. Where the padding exceeds what one reflection provides (tiny images, or a
 UNet needing much larger multiples), the reflection repeats, as numpy's
 `np.pad(mode="reflect")` does; images are never resized. The generator runs in inference
-mode (dropout off, batch norm on its moving averages) and in float32, whatever precision
-the run trained in.
+mode (dropout off, batch norm on its moving averages) and, by default, in float32, whatever
+precision the run trained in. `--precision bfloat16` computes its layers in bfloat16 (the
+float32 weights cast once per call; inputs, outputs and the last layer stay float32): about
+2x faster on CPUs with AVX512_BF16 or AMX, output pixels within a few levels of the
+float32 model's, but slow on CPUs that must emulate bfloat16.
 
 `DIR/assets/` holds `config.json` (the run's configuration) and `export.json` (direction,
 training step, checkpoint, size rule). The export is written beside `DIR` and renamed
@@ -53,6 +56,8 @@ GENERATOR_NAMES = {"a2b": "generator_g", "b2a": "generator_f"}
 SIGNATURES = ("serving_default", "translate_bytes", "translate_float")
 EXPORT_INFO = "export.json"
 SAVED_MODEL_FILE = "saved_model.pb"
+# --precision: the Keras dtype policy the exported generator computes in.
+PRECISION_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
 class ExportError(ValueError):
@@ -103,19 +108,24 @@ def find_checkpoint(run_dir: str, checkpoint: str | None = None) -> str:
 
 
 def load_run(run_dir: str, directions: Sequence[str] = DIRECTIONS,
-             checkpoint: str | None = None) -> LoadedRun:
-    """Builds the run's generators for `directions` in float32 and restores their weights.
+             checkpoint: str | None = None, compute: str = "float32") -> LoadedRun:
+    """Builds the run's generators for `directions` and restores their weights.
 
-    Only the generators and the step counter are read from the checkpoint. Raises
-    `ExportError` (or `ConfigError`) naming the run or checkpoint when they cannot be used.
+    The generators compute in `compute` (a key of `PRECISION_POLICIES`). Only the
+    generators and the step counter are read from the checkpoint. Raises `ExportError` (or
+    `ConfigError`) naming the run or checkpoint when they cannot be used.
     """
+    if compute not in PRECISION_POLICIES:
+        raise ExportError(f"--precision={compute!r} is not one of "
+                          f"{', '.join(PRECISION_POLICIES)}.")
     config_path = run_paths(run_dir)["config"]
     if not os.path.exists(config_path):
         raise ExportError(f"No {configs.CONFIG_FILENAME} in {run_dir!r}; is it a run folder?")
     config = configs.load_config(config_path)
     path = find_checkpoint(run_dir, checkpoint)
-    # Checkpoint variables are float32 under every precision policy; inference runs in float32.
-    with precision.policy_scope("float32"):
+    # Checkpoint variables are float32 under every precision policy, so any run restores
+    # into generators of either policy.
+    with precision.policy_scope(PRECISION_POLICIES[compute]):
         generators = {d: build_generator(config, GENERATOR_NAMES[d]) for d in directions}
     step = tf.Variable(0, dtype=tf.int64, name="step")
     restored = tf.train.Checkpoint(
@@ -319,7 +329,7 @@ def _swap_into_place(new: str, output: str) -> None:
 
 
 def export_generator(run_dir: str, output: str, direction: str = "a2b",
-                     checkpoint: str | None = None) -> str:
+                     checkpoint: str | None = None, compute: str = "float32") -> str:
     """Exports the run's generator(s) as SavedModel(s) at `output`; returns `output`.
 
     Args:
@@ -329,16 +339,17 @@ def export_generator(run_dir: str, output: str, direction: str = "a2b",
             complete; any other existing non-empty folder is an error.
         direction: 'a2b' (generator G), 'b2a' (generator F) or 'both'.
         checkpoint: A checkpoint prefix or folder; default the run's latest.
+        compute: 'float32' or 'bfloat16', the precision the generator computes in.
 
     Raises:
-        ExportError: for a bad direction, run, checkpoint or output folder.
+        ExportError: for a bad direction, precision, run, checkpoint or output folder.
     """
     directions = parse_direction(direction)
     output = os.path.abspath(output)
     if os.path.isfile(output) or (os.path.isdir(output) and not _is_replaceable(output)):
         raise ExportError(
             f"--output={output!r} exists and is not an earlier export; choose a new folder.")
-    run = load_run(run_dir, directions, checkpoint)
+    run = load_run(run_dir, directions, checkpoint, compute)
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.tmp-", dir=parent)
@@ -348,7 +359,7 @@ def export_generator(run_dir: str, output: str, direction: str = "a2b",
             target = staging if direction != "both" else os.path.join(staging, name)
             info = {
                 "direction": name, "generator": GENERATOR_NAMES[name], "step": run.step,
-                "checkpoint": os.path.abspath(run.checkpoint),
+                "checkpoint": os.path.abspath(run.checkpoint), "precision": compute,
                 "size_rule": size_rule(run.config)._asdict(), "signatures": list(SIGNATURES),
                 "cyclegan_tf_version": __version__,
             }
@@ -374,15 +385,20 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                       flag_values=flag_values)
     flags.DEFINE_string("checkpoint", None, "Checkpoint prefix (e.g. RUN/checkpoints/ckpt-100) "
                         "or folder; default the run's latest.", flag_values=flag_values)
+    flags.DEFINE_enum("precision", "float32", list(PRECISION_POLICIES),
+                      "What the generator computes in. bfloat16 is about 2x faster on CPUs "
+                      "with AVX512_BF16 or AMX (and on recent GPUs), with outputs within a "
+                      "few pixel levels of float32's; inputs and outputs stay as documented.",
+                      flag_values=flag_values)
     flags.mark_flags_as_required(["run_dir", "output"], flag_values=flag_values)
 
 
 def export_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> str:
     """Runs the export the parsed flags describe, prints where it went and returns it."""
     output = export_generator(flag_values.run_dir, flag_values.output, flag_values.direction,
-                              flag_values.checkpoint)
-    print(f"Exported {flag_values.direction} from {flag_values.run_dir} to {output}; "
-          f"signatures: {', '.join(SIGNATURES)}.")
+                              flag_values.checkpoint, flag_values.precision)
+    print(f"Exported {flag_values.direction} ({flag_values.precision}) from "
+          f"{flag_values.run_dir} to {output}; signatures: {', '.join(SIGNATURES)}.")
     return output
 
 

@@ -23,7 +23,7 @@ import keras
 
 from cyclegan_tf.configs import Config, ConfigError, DISCRIMINATORS, GENERATORS
 from cyclegan_tf.fast_conv import Conv2D, Conv2DTranspose
-from cyclegan_tf.layers import ReflectionPadding2D, norm_layer
+from cyclegan_tf.layers import Cropping2D, ReflectionPadding2D, norm_layer
 
 PATCH_HEADS = ("patch", "light", "k3")
 
@@ -81,7 +81,7 @@ def _torch_upsample(x: keras.KerasTensor, filters: int, use_bias: bool) -> keras
         filters, 3, strides=2, padding="valid", use_bias=use_bias,
         kernel_initializer=_kernel_init(),
     )(x)  # (N, 2H + 1, 2W + 1, filters)
-    return keras.layers.Cropping2D(((1, 0), (1, 0)))(x)  # (N, 2H, 2W, filters)
+    return Cropping2D(((1, 0), (1, 0)))(x)  # (N, 2H, 2W, filters)
 
 
 def _reference_bias(norm: str) -> bool:

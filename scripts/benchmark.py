@@ -7,14 +7,16 @@
 For the chosen preset (or architecture flags: every `cyclegan_tf.train` flag is accepted),
 image size, batch size, precision and XLA setting, it reports the median training-step
 time after warm-up, images per second, the achieved FLOP/s (convolution FLOPs counted from
-the networks, forward and backward) and the peak memory; the input pipeline's images per
-second on --data_dir; with --export, an exported generator SavedModel's latency at batch 1
-and throughput at batch 8; with --compare, the plain float32 step of the same networks in
-the same process, and the speed-up ratio. Images per second count images of one domain
-(one training step consumes --batch_size images of each); the peak memory is the
-process's (with --compare, of both steps). With --compare the two steps are timed in
-turn, step by step, so a change in the machine's load affects both alike. It prints a
-table and, with --json, writes every number and the machine's state to a file.
+the networks, forward and backward) as a number and as a share of this device's peak rate
+for a 3x3 convolution in the step's precision, and the peak memory; the input pipeline's
+images per second on --data_dir; with --export, an exported generator SavedModel's latency
+at batch 1 and throughput at batch 8 (float32 and bfloat16 exports); with --compare, the
+plain float32 step of the same networks in the same process, and the speed-up ratio.
+Images per second count images of one domain (one training step consumes --batch_size
+images of each); the peak memory is the process's (with --compare, of both steps). With
+--compare the two steps are timed in turn, step by step, so a change in the machine's load
+affects both alike. It prints a table and, with --json, writes every number and the
+machine's state to a file.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import tensorflow as tf  # noqa: E402
 from cyclegan_tf import benchmarking, flops, precision  # noqa: E402
 from cyclegan_tf.configs import Config, ConfigError  # noqa: E402
 from cyclegan_tf.flags import config_from_flags, define_config_flags  # noqa: E402
-from cyclegan_tf.train import quiet_absl_logging  # noqa: E402
+from cyclegan_tf.cli import quiet_absl_logging  # noqa: E402
 from cyclegan_tf.trainer import CycleGAN  # noqa: E402
 
 PRECISIONS = {"float32": "off", "bf16": "bf16", "fp16": "fp16", "auto": "auto"}
@@ -57,7 +59,9 @@ flags.DEFINE_string("json", "", "Write the results to this JSON file.")
 flags.DEFINE_integer("pipeline_batches", 100, "Batches read to time the input pipeline alone "
                      "(0 skips it); the images come from --data_dir, --domain_a, --domain_b.")
 flags.DEFINE_bool("export", False, "Also time an exported generator SavedModel: latency at "
-                  "batch 1 and throughput at batch 8 (float32, as cyclegan_tf.export writes it).")
+                  "batch 1 and throughput at batch 8, in each of --export_precisions.")
+flags.DEFINE_multi_enum("export_precisions", ["float32", "bfloat16"], ["float32", "bfloat16"],
+                        "The `cyclegan_tf.export --precision` values that --export times.")
 flags.DEFINE_bool("precision_check", False, "Train a small version of the model "
                   "(--precision_check_size px, ngf = ndf = 8) for --precision_check_steps steps "
                   "in float32 and in --precision on the same batches (from --data_dir, or random "
@@ -90,22 +94,36 @@ def machine() -> dict[str, Any]:
 
 
 def step_result(name: str, timing: benchmarking.Timing, config: Config,
-                step_flops: int) -> dict[str, Any]:
-    """One training-step row: times, rates, FLOP/s and peak memory so far."""
+                step_flops: int, peak_flops: float) -> dict[str, Any]:
+    """One training-step row: times, rates, FLOP/s (also as a share of the convolution
+    peak in the step's precision) and peak memory so far."""
+    flops_per_s = step_flops / timing.median
     return {
         "name": name,
         "median_s": timing.median,
         "times_s": timing.times,
         "images_per_s": timing.rate(config.batch_size),
-        "tflop_per_s": step_flops / timing.median / 1e12,
+        "tflop_per_s": flops_per_s / 1e12,
+        "share_of_convolution_peak": flops_per_s / peak_flops,
         **benchmarking.peak_memory_mb(),
     }
 
 
-def measure_training(config: Config) -> list[dict[str, Any]]:
+COMPUTE_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
+
+
+def convolution_peaks(policy: str) -> dict[str, float]:
+    """TFLOP/s of the residual-block convolution in float32 and in `policy`'s compute dtype."""
+    names = sorted({"float32", COMPUTE_DTYPES[policy]})
+    return {name: benchmarking.convolution_rate(tf.as_dtype(name), FLAGS.steps, FLAGS.warmup)
+            / 1e12 for name in names}
+
+
+def measure_training(config: Config, peaks: dict[str, float]) -> list[dict[str, Any]]:
     """The measured step and, with --compare, the plain float32 reference step.
 
     With --compare the two steps are timed in turn, step by step, in this process.
+    `peaks` are `convolution_peaks` of the measured step's policy.
     """
     model = CycleGAN(config, jit_compile=FLAGS.xla)
     step_flops = flops.train_step_flops(config, model.generator_g, model.discriminator_x)
@@ -119,7 +137,9 @@ def measure_training(config: Config) -> list[dict[str, Any]]:
             benchmarking.ReferenceStep(config).train_step)
     calls = {label: functools.partial(_run_step, step, batch) for label, step in steps.items()}
     timings = benchmarking.time_interleaved(calls, FLAGS.steps, FLAGS.warmup)
-    rows = [step_result(label, timing, config, step_flops) for label, timing in timings.items()]
+    peak_flops = [peaks[COMPUTE_DTYPES[model.policy]] * 1e12, peaks["float32"] * 1e12]
+    rows = [step_result(label, timing, config, step_flops, peak)
+            for (label, timing), peak in zip(timings.items(), peak_flops)]
     rows[0]["tracing_count"] = model.train_step.experimental_get_tracing_count()
     if FLAGS.compare:
         measured, reference = timings.values()
@@ -161,15 +181,22 @@ def precision_check(config: Config) -> dict[str, Any]:
 def print_table(results: dict[str, Any]) -> None:
     """The results as an aligned text table."""
     lines = [f"{'measurement':<42} {'median s':>9} {'images/s':>9} {'TFLOP/s':>8} "
-             f"{'peak RSS MB':>11}"]
+             f"{'of peak':>7} {'peak RSS MB':>11}"]
     for row in results.get("training", []):
         lines.append(f"{row['name']:<42} {row['median_s']:>9.3f} {row['images_per_s']:>9.3f} "
-                     f"{row['tflop_per_s']:>8.3f} {row['host_rss_mb']:>11.0f}")
+                     f"{row['tflop_per_s']:>8.3f} {row['share_of_convolution_peak']:>7.0%} "
+                     f"{row['host_rss_mb']:>11.0f}")
     training = results.get("training", [])
     if training and "speedup_vs_reference" in training[0]:
         lines.append(f"{'speed-up vs plain float32 (same process)':<42} "
                      f"{training[0]['speedup_vs_reference']:>9.2f}x  (median of per-step "
                      f"ratios {training[0]['speedup_per_step_pair']:.2f}x)")
+    peaks = results.get("convolution_peak_tflop_per_s", {})
+    if len(peaks) > 1:
+        mixed = next(name for name in peaks if name != "float32")
+        lines.append(f"3x3 conv peak ({', '.join(f'{n} {v:.3f}' for n, v in peaks.items())} "
+                     f"TFLOP/s): {mixed} alone can give at most about "
+                     f"{peaks[mixed] / peaks['float32']:.2f}x on this device")
     if "input_pipeline" in results:
         pipeline = results["input_pipeline"]
         lines.append(f"{'input pipeline alone':<42} {'':>9} {pipeline['images_per_s']:>9.1f}")
@@ -206,7 +233,9 @@ def main(argv: list[str]) -> None:
                                "machine_before": machine(), "repeats": FLAGS.steps,
                                "warmup": FLAGS.warmup}
     if FLAGS.train:
-        results["training"] = measure_training(config)
+        results["convolution_peak_tflop_per_s"] = convolution_peaks(
+            precision.policy_name(config))
+        results["training"] = measure_training(config, results["convolution_peak_tflop_per_s"])
     if FLAGS.pipeline_batches:
         if os.path.isdir(config.data_dir) or config.tfds:
             rate, images = benchmarking.input_pipeline_rate(config, FLAGS.pipeline_batches)
@@ -215,12 +244,15 @@ def main(argv: list[str]) -> None:
         else:
             print(f"Skipping the input pipeline: --data_dir={config.data_dir} does not exist.")
     if FLAGS.export:
-        timings = benchmarking.exported_inference(config, FLAGS.steps, FLAGS.warmup)
-        results["export"] = [
-            {"name": f"exported generator, batch {size}", "batch_size": size,
-             "median_s": timing.median, "times_s": timing.times,
-             "images_per_s": timing.rate(size)}
-            for size, timing in timings.items()]
+        results["export"] = []
+        for compute in FLAGS.export_precisions:
+            timings = benchmarking.exported_inference(config, FLAGS.steps, FLAGS.warmup,
+                                                      compute=compute)
+            results["export"] += [
+                {"name": f"exported generator ({compute}), batch {size}", "batch_size": size,
+                 "precision": compute, "median_s": timing.median, "times_s": timing.times,
+                 "images_per_s": timing.rate(size)}
+                for size, timing in timings.items()]
     if FLAGS.precision_check:
         try:
             results["precision_check"] = precision_check(config)

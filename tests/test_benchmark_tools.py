@@ -107,16 +107,25 @@ def test_mixed_precision_instance_norm_matches_the_float32_layer(policy, toleran
         np.testing.assert_allclose(tf.cast(b, tf.float32).numpy(), a.numpy(), atol=tolerance)
 
 
-@pytest.mark.parametrize("base, fast, options, shape", [
+@pytest.mark.parametrize("base, fast, options, shape, patches", [
     (keras.layers.Conv2D, fast_conv.Conv2D,
-     dict(kernel_size=4, strides=2, padding="same", use_bias=False), (2, 16, 16, 5)),
-    (keras.layers.Conv2D, fast_conv.Conv2D, dict(kernel_size=3, strides=2), (1, 17, 17, 5)),
+     dict(kernel_size=4, strides=2, padding="same", use_bias=False), (2, 16, 16, 5), True),
+    (keras.layers.Conv2D, fast_conv.Conv2D, dict(kernel_size=3, strides=2), (1, 17, 17, 5), True),
+    (keras.layers.Conv2D, fast_conv.Conv2D,  # 32x32 outputs: oneDNN's kernel.
+     dict(kernel_size=4, strides=2, padding="same", use_bias=False), (1, 64, 64, 5), False),
     (keras.layers.Conv2DTranspose, fast_conv.Conv2DTranspose,
-     dict(kernel_size=4, strides=2, padding="same", use_bias=False), (2, 8, 8, 5)),
+     dict(kernel_size=4, strides=2, padding="same", use_bias=False), (2, 8, 8, 5), True),
     (keras.layers.Conv2DTranspose, fast_conv.Conv2DTranspose,
-     dict(kernel_size=3, strides=2), (1, 8, 8, 5)),
+     dict(kernel_size=3, strides=2), (1, 8, 8, 5), True),
+    (keras.layers.Conv2DTranspose, fast_conv.Conv2DTranspose,
+     dict(kernel_size=4, strides=2, padding="same", use_bias=False), (1, 32, 32, 5), False),
 ])
-def test_fast_weight_gradient_matches_keras_layers_in_bfloat16(base, fast, options, shape):
+def test_fast_weight_gradient_matches_keras_layers_in_bfloat16(base, fast, options, shape,
+                                                                patches, monkeypatch):
+    patch_calls = []
+    original = fast_conv.filter_gradient
+    monkeypatch.setattr(fast_conv, "filter_gradient",
+                        lambda *args: patch_calls.append(1) or original(*args))
     images = tf.random.stateless_normal(shape, seed=[1, 2])
     reference = base(6, dtype="mixed_bfloat16", **options)
     layer = fast(6, dtype="mixed_bfloat16", **options)
@@ -139,6 +148,7 @@ def test_fast_weight_gradient_matches_keras_layers_in_bfloat16(base, fast, optio
     np.testing.assert_array_equal(tf.cast(got, tf.float32), tf.cast(expected, tf.float32))
     for a, b in zip(expected_gradients, got_gradients):  # bfloat16 rounding of the sums.
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=2e-2 * np.abs(a.numpy()).max())
+    assert bool(patch_calls) == patches
 
 
 def test_float32_train_step_matches_the_plain_reference_step():
@@ -185,3 +195,37 @@ def test_compare_loss_histories_uses_the_last_window():
     assert summary["gen_g"]["reference"] == 1.0
     assert summary["gen_g"]["other"] == 1.25
     assert summary["gen_g"]["relative_difference"] == pytest.approx(0.25)
+
+
+def test_convolution_rate_is_a_positive_flop_rate():
+    rate = benchmarking.convolution_rate(tf.float32, steps=1, warmup=0, size=8, channels=4)
+    assert 0 < rate < 1e15
+
+
+def test_benchmark_script_runs_every_measurement_and_writes_json(image_dirs, tmp_path):
+    """The script end to end at toy size: the numbers are meaningless, their presence is not."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    out = str(tmp_path / "bench.json")
+    args = ["--preset=paper", "--image_size=32", "--ngf=4", "--ndf=4", "--n_blocks=1",
+            "--precision=bf16", "--compare", "--export", "--steps=1", "--warmup=0",
+            "--pipeline_batches=2", f"--data_dir={image_dirs}", "--domain_a=a",
+            "--domain_b=b", f"--json={out}"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "scripts", "benchmark.py"),
+                             *args], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "speed-up vs plain float32" in result.stdout
+    results = json.load(open(out))
+    measured, reference = results["training"]
+    assert measured["name"].startswith("train step (mixed_bfloat16")
+    assert measured["speedup_vs_reference"] > 0 and measured["share_of_convolution_peak"] > 0
+    assert set(results["convolution_peak_tflop_per_s"]) == {"bfloat16", "float32"}
+    assert results["input_pipeline"]["images_per_s"] > 0
+    assert [(row["precision"], row["batch_size"]) for row in results["export"]] == [
+        ("float32", 1), ("float32", 8), ("bfloat16", 1), ("bfloat16", 8)]

@@ -280,6 +280,22 @@ def test_mixed_precision_run_exports_in_float32(tmp_path):
     np.testing.assert_allclose(exported, reference_translate(run, images, "a2b"), atol=1e-5)
 
 
+@pytest.mark.parametrize("generator", ["unet", "resnet"])
+def test_bfloat16_export_is_close_to_float32(runs, exports, generator, tmp_path):
+    folder = export.export_generator(runs[generator], str(tmp_path / "bf16"), compute="bfloat16")
+    info = json.loads(open(os.path.join(folder, "assets", export.EXPORT_INFO)).read())
+    assert info["precision"] == "bfloat16"
+    images = (random_images(*ODD, count=1) * 127.5 + 127.5).astype(np.uint8)
+    outputs = [tf.saved_model.load(path).signatures["serving_default"](
+        images=tf.constant(images))["images"].numpy().astype(int)
+        for path in (model_dir(exports, generator), folder)]
+    assert outputs[1].shape == images.shape
+    difference = np.abs(outputs[1] - outputs[0])
+    assert difference.max() <= 4 and difference.mean() < 0.5, (difference.max(), difference.mean())
+    with pytest.raises(export.ExportError, match="--precision"):
+        export.export_generator(runs[generator], str(tmp_path / "x"), compute="float16")
+
+
 def test_export_cli_flags_replace_an_earlier_export(runs, exports, tmp_path):
     target = tmp_path / "model"
     shutil.copytree(model_dir(exports, "resnet"), target)  # An earlier a2b export.

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cyclegan_tf.configs import Config
-from cyclegan_tf.layers import InstanceNormalization, ReflectionPadding2D, norm_layer
+from cyclegan_tf.layers import Cropping2D, InstanceNormalization, ReflectionPadding2D, norm_layer
 from cyclegan_tf.models import (
     build_discriminator,
     build_generator,
@@ -190,10 +190,29 @@ def test_reflection_padding_matches_numpy():
     )
 
 
+def test_cropping_matches_keras_forward_and_backward():
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 7, 9, 3)), tf.float32)
+    cropping = ((1, 2), (0, 3))
+    results = []
+    for layer in (keras.layers.Cropping2D(cropping), Cropping2D(cropping)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * tf.range(1.0, 1.0 + y.shape[-1]))
+        results.append((y.numpy(), tape.gradient(loss, x).numpy()))
+    (expected, expected_grad), (got, got_grad) = results
+    assert got.shape == (2, 4, 6, 3)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got_grad, expected_grad)
+
+
 # Keras' own saving code trips numpy 2's `__array__(copy=...)` deprecation; not ours.
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_layers_round_trip_through_keras_saving(tmp_path):
-    for layer in (InstanceNormalization(affine=False), ReflectionPadding2D(3)):
+    for layer in (InstanceNormalization(affine=False), ReflectionPadding2D(3),
+                  Cropping2D(((1, 0), (1, 0)))):
         clone = layer.__class__.from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()
     model = resnet_generator(ngf=4, n_blocks=1)
