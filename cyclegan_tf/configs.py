@@ -96,8 +96,8 @@ class Config:
     decay_epochs: int = _field(0, "With --lr_schedule=linear: epochs of linear decay at the end.")
     pool_size: int = _field(0, "Image pool of past fakes shown to the discriminators; 0 is off.")
     mixed_precision: str = _field(
-        "off", "off, auto (bf16 on CPU, fp16 with loss scaling on GPU), bf16 or fp16. "
-        "A bare --mixed_precision means auto.")
+        "off", "off, auto (fp16 with loss scaling on a GPU; bf16 on a CPU with native bf16, "
+        "else off), bf16 or fp16. A bare --mixed_precision means auto.")
     strategy: str = _field(
         "default", "Distribution strategy: default (one device), mirrored (all GPUs of this "
         "machine) or multiworker (several machines, configured by TF_CONFIG). --batch_size "

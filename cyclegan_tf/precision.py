@@ -1,8 +1,9 @@
 """Choosing and applying the numeric precision of a run.
 
 `--mixed_precision` resolves to a Keras dtype policy: `mixed_float16` (with dynamic loss
-scaling) on a GPU, `mixed_bfloat16` on a CPU. The policy is applied only while the
-networks are built, so runs with different precisions can live in one process.
+scaling) on a GPU, `mixed_bfloat16` on a CPU with native bfloat16 (see `policy_name`).
+The policy is applied only while the networks are built, so runs with different
+precisions can live in one process.
 """
 
 from __future__ import annotations
@@ -17,17 +18,24 @@ from cyclegan_tf.configs import Config
 
 
 def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bfloat16 arithmetic (AVX512_BF16 or AMX)."""
+    """True when the CPU has native bfloat16 arithmetic (x86 AVX512_BF16 or AMX, Arm BF16).
+
+    Read from Linux's /proc/cpuinfo; elsewhere (or if it cannot be read) False.
+    """
     try:
         with open("/proc/cpuinfo") as f:
-            flags = f.read()
+            flags = set(f.read().split())
     except OSError:
         return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def policy_name(config: Config) -> str:
-    """The Keras dtype policy for `config.mixed_precision`."""
+    """The Keras dtype policy for `config.mixed_precision`.
+
+    'auto' is mixed_float16 on a GPU, mixed_bfloat16 on a CPU with native bfloat16, and
+    float32 on other CPUs, where emulated bfloat16 would be slower than float32.
+    """
     mode = config.mixed_precision
     if mode == "off":
         return "float32"
@@ -37,7 +45,7 @@ def policy_name(config: Config) -> str:
         return "mixed_float16"
     if tf.config.list_physical_devices("GPU"):
         return "mixed_float16"
-    return "mixed_bfloat16"
+    return "mixed_bfloat16" if cpu_supports_bf16() else "float32"
 
 
 def uses_loss_scaling(policy: str) -> bool:

@@ -45,6 +45,12 @@ class CycleGAN(tf.Module):
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         # Steps already done inside `epoch`, for resuming from a mid-epoch checkpoint.
         self.epoch_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_step")
+        # The U-Net's inner layers are bound by reading their weights, so its passes over
+        # independent inputs run as one batch: one read of the weights (about 5% faster
+        # per step at 256 px on a 2-core CPU). The ResNet's convolutions are bound by
+        # arithmetic and lose more from the lost overlap of independent passes (about 30%
+        # slower), and batch norm's statistics would mix the inputs.
+        self.batch_generator_passes = config.generator == "unet" and config.norm != "batch"
         with self.strategy.scope():
             self._create_state(steps_per_epoch)
         if config.strategy == "default":
@@ -120,6 +126,13 @@ class CycleGAN(tf.Module):
         self.epoch_step.assign_add(1)
         return {**values, "lr": learning_rate}
 
+    def _generate(self, generator: keras.Model, *images: tf.Tensor) -> list[tf.Tensor]:
+        """`generator` in training mode on each of `images`, batches of one size."""
+        if not self.batch_generator_passes or len(images) == 1:
+            return [generator(x, training=True) for x in images]
+        outputs = generator(tf.concat(images, axis=0), training=True)
+        return tf.split(outputs, len(images), axis=0)
+
     def _replica_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
         """Losses and one update of all four networks on this replica's share of the batch."""
         config = self.config
@@ -128,10 +141,15 @@ class CycleGAN(tf.Module):
         use_identity = config.lambda_identity > 0
 
         with tf.GradientTape(persistent=True) as tape:
-            fake_b = g(real_a, training=True)
-            cycled_a = f(fake_b, training=True)
-            fake_a = f(real_b, training=True)
-            cycled_b = g(fake_a, training=True)
+            # Ordered so that each generator's independent passes can share a call (the
+            # identity passes F(a) and G(b) with the translations).
+            if use_identity:
+                fake_a, same_a = self._generate(f, real_b, real_a)
+                fake_b, cycled_b, same_b = self._generate(g, real_a, fake_a, real_b)
+            else:
+                (fake_a,) = self._generate(f, real_b)
+                fake_b, cycled_b = self._generate(g, real_a, fake_a)
+            (cycled_a,) = self._generate(f, fake_b)
 
             d_real_a = d_x(real_a, training=True)
             d_real_b = d_y(real_b, training=True)
@@ -147,8 +165,8 @@ class CycleGAN(tf.Module):
 
             cycle = config.lambda_cycle * (losses.l1(real_a, cycled_a) + losses.l1(real_b, cycled_b))
             if use_identity:
-                identity_g = config.lambda_identity * losses.l1(real_b, g(real_b, training=True))
-                identity_f = config.lambda_identity * losses.l1(real_a, f(real_a, training=True))
+                identity_g = config.lambda_identity * losses.l1(real_b, same_b)
+                identity_f = config.lambda_identity * losses.l1(real_a, same_a)
             else:
                 identity_g = identity_f = tf.constant(0.0)
             adv_g = losses.generator_loss(d_fake_b, config.gan_loss)

@@ -47,7 +47,8 @@ define_config_flags()
 flags.FLAGS.set_default("preset", "paper")
 flags.DEFINE_enum("precision", "auto", list(PRECISIONS),
                   "Precision of the measured step: float32, bf16, fp16 (with loss scaling) or "
-                  "auto (bf16 on a CPU, fp16 on a GPU). Use this, not --mixed_precision.")
+                  "auto (as --mixed_precision=auto: fp16 on a GPU, bf16 on a CPU with native "
+                  "bf16, else float32). Use this, not --mixed_precision.")
 flags.DEFINE_bool("train", True, "Time the training step (--notrain: only the other "
                   "measurements asked for).")
 flags.DEFINE_bool("xla", False, "Compile the measured training step with XLA (jit_compile).")
@@ -180,8 +181,10 @@ def precision_check(config: Config) -> dict[str, Any]:
 
 def print_table(results: dict[str, Any]) -> None:
     """The results as an aligned text table."""
-    lines = [f"{'measurement':<42} {'median s':>9} {'images/s':>9} {'TFLOP/s':>8} "
-             f"{'of peak':>7} {'peak RSS MB':>11}"]
+    lines = []
+    if results.get("training") or results.get("export") or "input_pipeline" in results:
+        lines.append(f"{'measurement':<42} {'median s':>9} {'images/s':>9} {'TFLOP/s':>8} "
+                     f"{'of peak':>7} {'peak RSS MB':>11}")
     for row in results.get("training", []):
         lines.append(f"{row['name']:<42} {row['median_s']:>9.3f} {row['images_per_s']:>9.3f} "
                      f"{row['tflop_per_s']:>8.3f} {row['share_of_convolution_peak']:>7.0%} "

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cyclegan_tf import configs
+from cyclegan_tf import configs, precision
 from cyclegan_tf.configs import preset_config
 from cyclegan_tf.models import build_discriminator, build_generator
 from cyclegan_tf.trainer import CycleGAN
@@ -79,8 +79,9 @@ def test_paper_preset_uses_resnet6_at_128px():
 
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
-def test_preset_trains_one_tiny_step(name):
+def test_preset_trains_one_tiny_step(name, monkeypatch):
     """The preset's architecture and losses at 32 px with narrow layers (width 8)."""
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: True)  # auto means bf16.
     config = preset_config(name, image_size=32, ngf=8, ndf=8)
     model = CycleGAN(config)
     rng = np.random.default_rng(0)

@@ -43,6 +43,36 @@ def test_one_step_changes_all_four_networks_with_finite_losses(changes):
     assert int(model.step) == 1
 
 
+@pytest.mark.parametrize("lambda_identity", [0.5, 0.0])
+def test_batched_unet_passes_update_like_separate_passes(lambda_identity):
+    """The U-Net's passes share one call (`batch_generator_passes`); without dropout's
+    randomness that must give the same step as one call per pass."""
+    import keras
+
+    config = _small(lambda_identity=lambda_identity)
+    models = [CycleGAN(config), CycleGAN(config)]
+    models[1].batch_generator_passes = False
+    assert models[0].batch_generator_passes
+    for model in models:
+        for generator in (model.generator_g, model.generator_f):
+            for layer in generator.layers:
+                if isinstance(layer, keras.layers.Dropout):
+                    layer.rate = 0.0
+    for seed in range(2):  # The second step's losses see the first step's updates.
+        batched, separate = (model.train_step(*_batch(seed)) for model in models)
+        for key in batched:
+            np.testing.assert_allclose(batched[key].numpy(), separate[key].numpy(), rtol=1e-4)
+    # Adam moves every weight by about 2e-4 per step, so 1e-5 still catches a wrong update.
+    for name, (a, b) in zip(NETWORKS, zip(*(_weights(m).values() for m in models))):
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(x, y, atol=1e-5, err_msg=name)
+
+
+def test_resnet_and_batch_norm_passes_stay_separate():
+    assert not CycleGAN(_small(generator="resnet", n_blocks=1)).batch_generator_passes
+    assert not CycleGAN(_small(norm="batch")).batch_generator_passes
+
+
 def test_train_step_traces_once():
     model = CycleGAN(_small())
     for seed in range(3):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cyclegan_tf import precision
 from cyclegan_tf.configs import Config
 from cyclegan_tf.image_pool import ImagePool
 from cyclegan_tf.schedules import LearningRate
@@ -82,6 +83,34 @@ def test_schedule_continues_after_resume(tmp_path):
     after = [float(resumed.train_step(batch, batch)["lr"]) for _ in range(3)]
     assert after == pytest.approx([0.75e-3, 0.5e-3, 0.25e-3])
     assert float(resumed.optimizers["generator_g"].learning_rate) == pytest.approx(0.25e-3)
+
+
+@pytest.mark.parametrize("mode, gpus, native_bf16, policy", [
+    ("off", ["GPU:0"], True, "float32"),
+    ("bf16", [], False, "mixed_bfloat16"),  # Asked for: emulated if need be.
+    ("fp16", [], True, "mixed_float16"),
+    ("auto", ["GPU:0"], True, "mixed_float16"),
+    ("auto", [], True, "mixed_bfloat16"),
+    ("auto", [], False, "float32"),  # Emulated bfloat16 would be slower than float32.
+])
+def test_mixed_precision_policy_choice(mode, gpus, native_bf16, policy, monkeypatch):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: list(gpus))
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: native_bf16)
+    assert precision.policy_name(Config(mixed_precision=mode)) == policy
+
+
+def test_cpu_bf16_detection_reads_cpuinfo_flags(tmp_path, monkeypatch):
+    import builtins
+
+    real_open = builtins.open
+    for text, expected in [("flags : fpu avx512f avx512_bf16 avx2", True),
+                           ("flags : fpu amx_bf16 amx_tile", True),
+                           ("Features : fp asimd bf16 i8mm", True),  # Arm.
+                           ("flags : fpu avx512f avx2", False)]:
+        (tmp_path / "cpuinfo").write_text(text + "\n")
+        monkeypatch.setattr(builtins, "open", lambda path, *args, **kwargs: real_open(
+            tmp_path / "cpuinfo" if path == "/proc/cpuinfo" else path, *args, **kwargs))
+        assert precision.cpu_supports_bf16() is expected, text
 
 
 @pytest.mark.parametrize("mode, policy", [("bf16", "mixed_bfloat16"), ("fp16", "mixed_float16")])
