@@ -34,6 +34,7 @@ class ProgressBar:
         self.first_done = None  # Time of the first finished step: excludes tracing from rates.
         self.first_count = 0
         self.last_print = 0.0
+        self.done = 0
         self.line = ""
 
     def rate(self, done: int) -> float:
@@ -46,6 +47,7 @@ class ProgressBar:
     def update(self, done: int, values: Mapping[str, float] | None = None) -> None:
         """Reports that `done` of `total` steps are finished."""
         now = time.perf_counter()
+        self.done = done
         if self.first_done is None:
             self.first_done, self.first_count = now, done
         rate = self.rate(done)
@@ -63,11 +65,13 @@ class ProgressBar:
             self.stream.flush()
             self.last_print = now
 
-    def close(self) -> None:
-        """Ends the bar's line, with the elapsed time."""
+    def close(self, stopped: bool = False) -> None:
+        """Ends the bar's line, with the elapsed time; `stopped`: the loop ended early."""
         elapsed = format_duration(time.perf_counter() - self.start)
         if self.tty:
-            self.stream.write(f"\r{self.line} ({elapsed})\033[K\n")
+            self.stream.write(f"\r{self.line} ({'stopped, ' if stopped else ''}{elapsed})\033[K\n")
+        elif stopped:
+            self.stream.write(f"{self.prefix} stopped at {self.done}/{self.total} after {elapsed}\n")
         else:
             self.stream.write(f"{self.prefix} done in {elapsed}\n")
         self.stream.flush()

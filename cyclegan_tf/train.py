@@ -263,7 +263,7 @@ def train(config: Config, out: TextIO = sys.stdout) -> TrainResult:
                 if config.save_every_steps and step % config.save_every_steps == 0:
                     _save(manager, model)
                 if stop:
-                    bar.close()
+                    bar.close(stopped=True)
                     path = _save(manager, model)
                     writer.flush()
                     print(f"Stopped by {stop.signal_name} at step {step} (epoch {epoch + 1}); "
