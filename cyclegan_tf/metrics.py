@@ -23,7 +23,6 @@ from typing import Callable, Iterable
 
 import keras
 import numpy as np
-import scipy.linalg
 import tensorflow as tf
 
 from cyclegan_tf.configs import ConfigError
@@ -94,10 +93,12 @@ def _features(values: np.ndarray, name: str) -> np.ndarray:
 def _trace_sqrt_product(centered_1: np.ndarray, centered_2: np.ndarray) -> float:
     """tr sqrt(S1 S2) for the sample covariances S_i = c_i^T c_i / (n_i - 1).
 
-    With fewer images than features, S1 S2 is singular and `sqrtm` is slow (half a minute
-    at D = 2048) and unstable. Its nonzero eigenvalues are the squared singular values of
-    c_1 c_2^T / sqrt((n_1 - 1)(n_2 - 1)), so the trace is that matrix's nuclear norm: exact,
-    and an SVD of an n_1 x n_2 matrix only.
+    S1 S2 has the eigenvalues of the symmetric positive semi-definite R S2 R, R = S1^(1/2),
+    so the trace is the sum of their square roots: two symmetric eigen-decompositions in
+    numpy, which stay real and stable where a general matrix square root (scipy's `sqrtm`,
+    the reference implementation's) goes complex on a near-singular product. With fewer
+    images than features the nonzero eigenvalues are the squared singular values of
+    c_1 c_2^T / sqrt((n_1 - 1)(n_2 - 1)): its nuclear norm, an SVD of an n_1 x n_2 matrix.
     """
     (n1, dims), n2 = centered_1.shape, len(centered_2)
     if min(n1, n2) < dims:
@@ -105,12 +106,11 @@ def _trace_sqrt_product(centered_1: np.ndarray, centered_2: np.ndarray) -> float
         return float(singular.sum() / np.sqrt((n1 - 1) * (n2 - 1)))
     sigma_1 = centered_1.T @ centered_1 / (n1 - 1)
     sigma_2 = centered_2.T @ centered_2 / (n2 - 1)
-    root = scipy.linalg.sqrtm(sigma_1 @ sigma_2)
-    if not np.isfinite(root).all():
-        # The reference implementation's remedy for a near-singular product.
-        offset = np.eye(dims) * 1e-6
-        root = scipy.linalg.sqrtm((sigma_1 + offset) @ (sigma_2 + offset))
-    return float(np.trace(root).real)
+    values, vectors = np.linalg.eigh(sigma_1)
+    root_1 = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    product = root_1 @ sigma_2 @ root_1
+    eigenvalues = np.linalg.eigvalsh((product + product.T) / 2.0)
+    return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
 
 
 def fid(features_1: np.ndarray, features_2: np.ndarray) -> float:
