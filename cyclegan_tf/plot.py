@@ -1,95 +1,60 @@
-"""Loss and metric curves of a run, read from its TensorBoard event files.
-
-    python -m cyclegan_tf.plot --run_dir RUN [--output RUN/curves.png]
-"""
+"""`python -m cyclegan_tf.plot`: draw a run's loss and metric curves; see `--help`."""
 
 from __future__ import annotations
 
-import collections
-import glob
 import os
 
-import numpy as np
-import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
-Series = dict[str, tuple[np.ndarray, np.ndarray]]
-
-
-def read_scalars(log_dir: str) -> Series:
-    """Every scalar in the event files under `log_dir`: tag -> (steps, values), by step."""
-    points: dict[str, dict[int, float]] = collections.defaultdict(dict)
-    for path in sorted(glob.glob(os.path.join(log_dir, "**", "events.out.tfevents.*"),
-                              recursive=True)):
-        for record in tf.data.TFRecordDataset(path):
-            event = tf.compat.v1.Event.FromString(record.numpy())
-            for value in event.summary.value:
-                if value.HasField("simple_value"):
-                    number = value.simple_value
-                elif value.metadata.plugin_data.plugin_name == "scalars":
-                    number = float(tf.make_ndarray(value.tensor))
-                else:
-                    continue
-                points[value.tag][event.step] = number  # A resumed run's later value wins.
-    return {tag: (np.array(sorted(p)), np.array([p[s] for s in sorted(p)]))
-            for tag, p in points.items()}
+from cyclegan_tf.cli import app
+from cyclegan_tf.core.run_folder import RunFolder
+from cyclegan_tf.training.curves import plot_run
 
 
-def _smooth(values: np.ndarray, window: int) -> np.ndarray:
-    if window <= 1 or len(values) < window:
-        return values
-    kernel = np.ones(window) / window
-    return np.convolve(np.pad(values, (window - 1, 0), mode="edge"), kernel, mode="valid")
+class PlotError(ValueError):
+    """A run folder with nothing to plot."""
 
 
-def plot_curves(scalars: Series, path: str, title: str = "") -> str:
-    """Draws each tag in its own panel (raw and smoothed) into a PNG at `path`."""
-    import matplotlib
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """Defines the plot flags."""
+    flags.DEFINE_string("run_dir", None, "Run folder written by cyclegan_tf.train.",
+                        flag_values=flag_values)
+    flags.DEFINE_string("output", "", "PNG to write; default RUN/curves.png.",
+                        flag_values=flag_values)
+    flags.mark_flags_as_required(["run_dir"], flag_values=flag_values)
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
 
-    tags = sorted(scalars)
-    if not tags:
-        raise ValueError("No scalars to plot.")
-    cols = min(3, len(tags))
-    rows = -(-len(tags) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3 * rows), squeeze=False)
-    for ax, tag in zip(axes.flat, tags):
-        steps, values = scalars[tag]
-        ax.plot(steps, values, alpha=0.3, color="tab:blue")
-        # Metric series have a point per evaluation: few, so mark each (a lone one shows).
-        marker = "o" if len(values) <= 50 else None
-        ax.plot(steps, _smooth(values, max(1, len(values) // 50)), color="tab:blue",
-                marker=marker, markersize=3)
-        ax.set_title(tag, fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(tags):]:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def plot_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> str:
+    """Draws the curves the parsed flags ask for; returns the PNG's path."""
+    run = RunFolder(flag_values.run_dir)
+    if not os.path.isdir(run.root):
+        raise PlotError(f"--run_dir={run.root!r} does not exist; pass a folder written by "
+                        "cyclegan_tf.train (e.g. runs/tom2jerry).")
+    if not os.path.isdir(run.logs):
+        raise PlotError(f"--run_dir={run.root!r} has no logs/ folder, so no curves to draw; "
+                        "is it a run folder that has trained?")
+    try:
+        path = plot_run(run.root, flag_values.output)
+    except ValueError as error:
+        raise PlotError(f"{run.logs}: {error} (has the run finished a step?)") from None
+    print(path)
     return path
 
 
-def plot_run(run_dir: str, output: str = "") -> str:
-    """Plots the curves of the run in `run_dir` to `output` (default RUN/curves.png)."""
-    scalars = read_scalars(os.path.join(run_dir, "logs"))
-    return plot_curves(scalars, output or os.path.join(run_dir, "curves.png"),
-                       title=os.path.basename(os.path.normpath(run_dir)))
+COMMAND = app.Command(
+    program="cyclegan_tf.plot",
+    summary="Draws every scalar a run logged (losses, learning rate, images/s, eval metrics), "
+            "raw and smoothed, one panel each, into a PNG.",
+    usage="--run_dir RUN [--output RUN/curves.png]",
+    example="python -m cyclegan_tf.plot --run_dir runs/tom2jerry",
+    define_flags=define_flags,
+)
 
 
-def main(argv: list[str]) -> None:
-    del argv
-    if not flags.FLAGS.run_dir:
-        raise app.UsageError("--run_dir is required.")
-    print(plot_run(flags.FLAGS.run_dir, flags.FLAGS.output))
+def run() -> None:
+    """Console entry point."""
+    app.run_command(COMMAND, lambda: plot_from_flags() and None, (PlotError,))
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("run_dir", None, "Run folder written by cyclegan_tf.train.")
-    flags.DEFINE_string("output", "", "PNG to write; default RUN/curves.png.")
-    app.run(main)
+    run()

@@ -1,351 +1,25 @@
-"""Translate image files with an exported SavedModel, or straight from a training run.
-
-    python -m cyclegan_tf.translate --model DIR_or_RUN --input FILE_or_FOLDER \
-        --output FOLDER [--direction a2b|b2a] [--side_by_side] [--panel N] [--batch_size 8]
-
-`--model` is a SavedModel written by `cyclegan_tf.export` (or the folder holding the `a2b/`
-and `b2a/` of `--direction=both`), or a run folder, whose latest checkpoint is loaded in
-memory: no export needed. `--input` is one image or a folder of them (its JPEG, PNG, BMP and
-GIF files, not sub-folders). Each image keeps its size and is written as `OUTPUT/<stem>.png`
-(`<stem>_<ext>.png` when two inputs share a stem); images of equal size are translated in
-batches. `--side_by_side` also writes input|output pairs to `OUTPUT/side_by_side/`, and
-`--panel N` one grid of the first N input/output pairs to `OUTPUT/panel.png`. Files that
-cannot be read or decoded are reported by name and skipped.
-"""
+"""`python -m cyclegan_tf.translate`: translate image files; see `--help`."""
 
 from __future__ import annotations
 
-import collections
-import dataclasses
-import json
-import math
-import os
-import re
-import sys
-from typing import Callable, TextIO
-
-import numpy as np
-import tensorflow as tf
-from absl import app, flags
-from PIL import Image, ImageOps
-
-from cyclegan_tf import cli, configs, export
-from cyclegan_tf.configs import ConfigError
-from cyclegan_tf.data_scan import decode_with_pillow
-from cyclegan_tf.input_pipeline import DataError, list_images, to_rgb
-from cyclegan_tf.progress import ProgressBar
-
-# uint8 [N, H, W, 3] in, uint8 [N, H, W, 3] out.
-Translator = Callable[[np.ndarray], np.ndarray]
-
-SIDE_BY_SIDE_DIR = "side_by_side"
-PANEL_FILE = "panel.png"
-PANEL_CELL = 128  # Pixels of each image's square in the panel.
-WHITE = (255, 255, 255)
-
-
-class TranslateError(ValueError):
-    """A model, input or output that cannot be used; the message names the flag."""
-
-
-# Loading a model. ----------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Model:
-    """A way to translate uint8 batches, and what it is."""
-
-    translate: Translator
-    background: tuple[int, int, int]  # Transparent pixels are composited onto this colour.
-    description: str
-
-
-def _background(path: str) -> tuple[int, int, int]:
-    """The background colour of the config saved with a run or export; white without one."""
-    try:
-        return tuple(configs.load_config(path).background)
-    except (ConfigError, OSError):
-        return WHITE
-
-
-def _export_direction(saved_model: str) -> str | None:
-    """The direction recorded in an export's assets, if any."""
-    path = os.path.join(saved_model, "assets", export.EXPORT_INFO)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f).get("direction")
-
-
-def _has_saved_model(path: str) -> bool:
-    return os.path.exists(os.path.join(path, export.SAVED_MODEL_FILE))
-
-
-def _load_saved_model(path: str, direction: str | None) -> Model:
-    if not _has_saved_model(path):  # An export of both directions.
-        path = os.path.join(path, direction or "a2b")
-    recorded = _export_direction(path)
-    if direction and recorded and recorded != direction:
-        raise TranslateError(
-            f"--model={path!r} translates {recorded}, not --direction={direction}.")
-    loaded = tf.saved_model.load(path)
-
-    def translate(images: np.ndarray) -> np.ndarray:
-        # Looked up through `loaded`, which must stay alive while its signatures run.
-        return loaded.signatures["serving_default"](images=tf.constant(images))["images"].numpy()
-
-    return Model(translate, _background(path),
-                 f"SavedModel {path} ({recorded or direction or 'a2b'})")
-
-
-def _load_run(path: str, direction: str | None) -> Model:
-    direction = direction or "a2b"
-    run = export.load_run(path, [direction])
-    generator = run.generators[direction]
-    sizes = export.size_rule(run.config)
-    spec = tf.TensorSpec([None, None, None, 3], tf.uint8)
-    function = tf.function(lambda images: export.translate_uint8_images(generator, images, sizes),
-                           input_signature=[spec])
-    return Model(lambda images: function(images).numpy(), run.config.background,
-                 f"run {path} ({direction}, {run.checkpoint}, step {run.step})")
-
-
-def load_model(path: str, direction: str | None = None) -> Model:
-    """The translator `--model` names: a SavedModel, a `--direction=both` export or a run.
-
-    `direction` defaults to the export's own, or 'a2b' for a run or a two-way export.
-    """
-    if direction not in (None, *export.DIRECTIONS):
-        raise TranslateError(f"--direction={direction!r} is not one of a2b, b2a.")
-    if _has_saved_model(path) or any(_has_saved_model(os.path.join(path, d))
-                                     for d in export.DIRECTIONS):
-        return _load_saved_model(path, direction)
-    if os.path.exists(os.path.join(path, configs.CONFIG_FILENAME)):
-        return _load_run(path, direction)
-    raise TranslateError(
-        f"--model={path!r} is neither a SavedModel (saved_model.pb) nor a run folder "
-        f"({configs.CONFIG_FILENAME} and checkpoints/).")
-
-
-# Inputs and outputs. -------------------------------------------------------------------
-
-
-def list_inputs(path: str) -> list[str]:
-    """`--input`: one file, or the image files of a folder sorted by name."""
-    if os.path.isdir(path):
-        try:
-            return list_images(path)
-        except DataError as error:
-            raise TranslateError(f"--input: {error}") from None
-    if not os.path.isfile(path):
-        raise TranslateError(f"--input={path!r} does not exist.")
-    return [path]
-
-
-def output_names(paths: list[str]) -> dict[str, str]:
-    """Each input's output file name: `<stem>.png`, or `<stem>_<ext>.png` if stems clash."""
-    stems = collections.Counter(os.path.splitext(os.path.basename(p))[0] for p in paths)
-    names = {}
-    for path in paths:
-        stem, ext = os.path.splitext(os.path.basename(path))
-        names[path] = f"{stem}.png" if stems[stem] == 1 else f"{stem}_{ext.lstrip('.')}.png"
-    return names
-
-
-def read_image(path: str, background: tuple[int, int, int] = WHITE) -> np.ndarray:
-    """An image file as uint8 RGB [H, W, 3] at its full size, upright as a viewer shows it
-    (EXIF orientation applied), transparency composited onto `background` as in training.
-
-    Raises `OSError` when the file cannot be read or decoded.
-    """
-    try:
-        pixels = decode_with_pillow(path, min_size=sys.maxsize)  # Never downscaled.
-    except Image.DecompressionBombError as error:
-        raise OSError(str(error)) from None
-    return tf.cast(tf.round(to_rgb(pixels, background)), tf.uint8).numpy()
-
-
-def _error_reason(error: Exception) -> str:
-    """The gist of a read or decode error, without TensorFlow's op and device decorations."""
-    message = getattr(error, "message", None) or str(error)
-    message = re.sub(r"\{\{[^}]*\}\}|\[Op:[^\]]*\].*$", "", message.strip().splitlines()[0])
-    return message.strip()
-
-
-def save_png(image: np.ndarray, path: str) -> None:
-    """Writes a uint8 [H, W, 3] array as a PNG file."""
-    Image.fromarray(image).save(path)
-
-
-def fit_cell(image: np.ndarray, cell: int = PANEL_CELL) -> np.ndarray:
-    """`image` scaled to fit a `cell` x `cell` square, centred on white."""
-    return np.asarray(ImageOps.pad(Image.fromarray(image), (cell, cell), color=WHITE))
-
-
-def panel_image(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """A grid of (input, output) pairs of equal square cells (see `fit_cell`).
-
-    Pairs fill rows left to right; a panel has about twice as many rows as pairs per row,
-    so it comes out roughly square.
-    """
-    cell = pairs[0][0].shape[0]
-    per_row = math.ceil(math.sqrt(len(pairs) / 2))
-    rows = math.ceil(len(pairs) / per_row)
-    panel = np.full((rows * cell, 2 * per_row * cell, 3), 255, np.uint8)
-    for i, pair in enumerate(pairs):
-        row, col = divmod(i, per_row)
-        for j, image in enumerate(pair):
-            left = (2 * col + j) * cell
-            panel[row * cell:(row + 1) * cell, left:left + cell] = image
-    return panel
-
-
-@dataclasses.dataclass
-class TranslateResult:
-    """What a call to `translate_paths` did."""
-
-    outputs: dict[str, str]  # Input path -> translated PNG.
-    skipped: dict[str, str]  # Input path -> why it was skipped.
-    panel: str | None = None
-
-    @property
-    def summary(self) -> str:
-        """One line: how many were translated, and which were skipped."""
-        line = f"Translated {len(self.outputs)} of {len(self.outputs) + len(self.skipped)} images"
-        if self.skipped:
-            names = ", ".join(os.path.basename(p) for p in self.skipped)
-            line += f"; skipped {len(self.skipped)} unreadable: {names}"
-        return line + "."
-
-
-class _Writer:
-    """Writes translated batches: outputs, optional side-by-side pairs, the panel's pairs."""
-
-    def __init__(self, output_dir: str, names: dict[str, str], order: dict[str, int],
-                 side_by_side: bool, panel: int):
-        self.output_dir = output_dir
-        self.names = names
-        self.order = order
-        self.side_by_side = side_by_side
-        self.panel = panel
-        self.panel_pairs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self.outputs: dict[str, str] = {}
-
-    def write(self, paths: list[str], inputs: np.ndarray, outputs: np.ndarray) -> None:
-        for path, source, result in zip(paths, inputs, outputs):
-            target = os.path.join(self.output_dir, self.names[path])
-            save_png(result, target)
-            self.outputs[path] = target
-            if self.side_by_side:
-                save_png(np.concatenate([source, result], axis=1),
-                         os.path.join(self.output_dir, SIDE_BY_SIDE_DIR, self.names[path]))
-            self._keep_for_panel(self.order[path], source, result)
-
-    def _keep_for_panel(self, index: int, source: np.ndarray, result: np.ndarray) -> None:
-        # Only the first `panel` pairs in input order are kept, and only as small cells.
-        if not self.panel:
-            return
-        self.panel_pairs[index] = (fit_cell(source), fit_cell(result))
-        if len(self.panel_pairs) > self.panel:
-            del self.panel_pairs[max(self.panel_pairs)]
-
-    def write_panel(self) -> str | None:
-        if not self.panel_pairs:
-            return None
-        path = os.path.join(self.output_dir, PANEL_FILE)
-        save_png(panel_image([self.panel_pairs[i] for i in sorted(self.panel_pairs)]), path)
-        return path
-
-
-def _check_output(output_dir: str, paths: list[str]) -> None:
-    folders = {os.path.realpath(os.path.dirname(p)) for p in paths}
-    if os.path.realpath(output_dir) in folders:
-        raise TranslateError(
-            f"--output={output_dir!r} is the input folder; its PNG files would be overwritten. "
-            "Choose another folder.")
-
-
-def _translate_in_batches(paths: list[str], model: Model, writer: _Writer, batch_size: int,
-                          out: TextIO) -> dict[str, str]:
-    """Reads, translates and writes `paths`, batching equal sizes; returns the skipped ones."""
-    skipped: dict[str, str] = {}
-    bar = ProgressBar(len(paths), "translating")
-    pending: dict[tuple[int, ...], list[tuple[str, np.ndarray]]] = collections.defaultdict(list)
-
-    def flush(shape: tuple[int, ...]) -> None:
-        batch = pending.pop(shape)
-        images = np.stack([image for _, image in batch])
-        writer.write([path for path, _ in batch], images, model.translate(images))
-        bar.update(len(writer.outputs) + len(skipped))
-
-    for path in paths:
-        try:
-            image = read_image(path, model.background)
-        except (tf.errors.OpError, OSError) as error:
-            skipped[path] = _error_reason(error)
-            print(f"Skipped {path}: {skipped[path]}", file=out)
-            bar.update(len(writer.outputs) + len(skipped))
-            continue
-        pending[image.shape].append((path, image))
-        if len(pending[image.shape]) == batch_size:
-            flush(image.shape)
-        elif sum(map(len, pending.values())) > 4 * batch_size:
-            # Many different sizes: bound the memory held by sending the fullest batch.
-            flush(max(pending, key=lambda shape: len(pending[shape])))
-    for shape in list(pending):
-        flush(shape)
-    bar.close()
-    return skipped
-
-
-def translate_paths(model: str, inputs: str, output_dir: str, direction: str | None = None,
-                    side_by_side: bool = False, panel: int = 0, batch_size: int = 8,
-                    out: TextIO = sys.stdout) -> TranslateResult:
-    """Translates the image file or folder `inputs` into `output_dir`; see the module docstring.
-
-    Args:
-        model: A SavedModel folder, a `--direction=both` export folder or a run folder.
-        inputs: An image file or a folder of images.
-        output_dir: Where translated PNGs go (created); it must not be the input folder.
-        direction: 'a2b' or 'b2a'; default the export's own, 'a2b' for a run.
-        side_by_side: Also write input|output pairs to `output_dir/side_by_side/`.
-        panel: When positive, write a grid of the first `panel` pairs to `panel.png`.
-        batch_size: Most images of one size translated together.
-        out: Where skipped files and the summary are reported.
-
-    Raises:
-        TranslateError: for an unusable model, input or output (naming the flag).
-    """
-    if batch_size < 1 or panel < 0:
-        raise TranslateError(f"--batch_size must be positive and --panel not negative, got "
-                             f"{batch_size} and {panel}.")
-    paths = list_inputs(inputs)
-    _check_output(output_dir, paths)
-    translator = load_model(model, direction)
-    os.makedirs(output_dir, exist_ok=True)
-    if side_by_side:
-        os.makedirs(os.path.join(output_dir, SIDE_BY_SIDE_DIR), exist_ok=True)
-    writer = _Writer(output_dir, output_names(paths), {p: i for i, p in enumerate(paths)},
-                     side_by_side, panel)
-    skipped = _translate_in_batches(paths, translator, writer, batch_size, out)
-    result = TranslateResult(writer.outputs, skipped, writer.write_panel())
-    print(f"{result.summary} Model: {translator.description}; outputs in {output_dir}"
-          + (f", panel {result.panel}" if result.panel else "") + ".", file=out)
-    return result
-
-
-# Command line. -------------------------------------------------------------------------
+from absl import flags
+
+from cyclegan_tf.cli import app
+from cyclegan_tf.core.configs import ConfigError
+from cyclegan_tf.inference.generators import DIRECTIONS, ExportError
+from cyclegan_tf.inference.translate import TranslateError, TranslateResult, translate_paths
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
-    """Defines the translation flags (called by `run`, never at import)."""
-    flags.DEFINE_string("model", None, "SavedModel folder from cyclegan_tf.export, or a "
-                        "training run folder (its latest checkpoint).", flag_values=flag_values)
+    """Defines the translation flags."""
+    flags.DEFINE_string("model", None, "SavedModel folder from cyclegan_tf.export, a TF "
+                        "Serving base folder (its highest numbered version is used), or a "
+                        "training run folder (its newest checkpoint).", flag_values=flag_values)
     flags.DEFINE_string("input", None, "An image file, or a folder of images.",
                         flag_values=flag_values)
     flags.DEFINE_string("output", None, "Folder for the translated PNGs (<stem>.png).",
                         flag_values=flag_values)
-    flags.DEFINE_enum("direction", None, list(export.DIRECTIONS),
+    flags.DEFINE_enum("direction", None, list(DIRECTIONS),
                       "a2b or b2a; default the export's own direction, a2b for a run folder.",
                       flag_values=flag_values)
     flags.DEFINE_bool("side_by_side", False, "Also write input|output pairs to "
@@ -364,16 +38,28 @@ def translate_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> Transla
                            v.batch_size)
 
 
-def _translate_or_fail() -> None:
-    if not translate_from_flags().outputs:
-        sys.exit(1)  # Nothing could be translated.
+COMMAND = app.Command(
+    program="cyclegan_tf.translate",
+    summary="Translates an image file or a folder of images (JPEG, PNG, BMP, GIF) with an "
+            "exported SavedModel or straight from a run folder. Each image keeps its size "
+            "and is written as OUTPUT/<stem>.png (<stem>_<ext>.png when two inputs share a "
+            "stem); unreadable files are reported by name and skipped.",
+    usage="--model DIR_or_RUN --input FILE_or_FOLDER --output FOLDER [flags]",
+    example="python -m cyclegan_tf.translate --model models/tom2jerry --input data/tom/test "
+            "--output translated",
+    define_flags=define_flags,
+    notes="Exit status: 0 when at least one image was translated, 1 when none could be, 2 "
+          "for a flag or path error.",
+)
+
+
+def _translate_or_fail() -> int:
+    return 0 if translate_from_flags().outputs else 1
 
 
 def run() -> None:
     """Console entry point."""
-    define_flags()
-    app.run(cli.main_for("cyclegan_tf.translate", _translate_or_fail,
-                         (TranslateError, export.ExportError, ConfigError)))
+    app.run_command(COMMAND, _translate_or_fail, (TranslateError, ExportError, ConfigError))
 
 
 if __name__ == "__main__":

@@ -29,50 +29,56 @@ import statistics
 import sys
 from typing import Any, Callable
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from cyclegan_tf.cli.quiet import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly(sys.argv)
+
 import tensorflow as tf  # noqa: E402
 
-from cyclegan_tf import benchmarking, flops, precision  # noqa: E402
-from cyclegan_tf.configs import Config, ConfigError  # noqa: E402
-from cyclegan_tf.flags import config_from_flags, define_config_flags  # noqa: E402
-from cyclegan_tf.cli import quiet_absl_logging  # noqa: E402
-from cyclegan_tf.trainer import CycleGAN  # noqa: E402
-
-PRECISIONS = {"float32": "off", "bf16": "bf16", "fp16": "fp16", "auto": "auto"}
-
-define_config_flags()
-flags.FLAGS.set_default("preset", "paper")
-flags.DEFINE_enum("precision", "auto", list(PRECISIONS),
-                  "Precision of the measured step: float32, bf16, fp16 (with loss scaling) or "
-                  "auto (as --mixed_precision=auto: fp16 on a GPU, bf16 on a CPU with native "
-                  "bf16, else float32). Use this, not --mixed_precision.")
-flags.DEFINE_bool("train", True, "Time the training step (--notrain: only the other "
-                  "measurements asked for).")
-flags.DEFINE_bool("xla", False, "Compile the measured training step with XLA (jit_compile).")
-flags.DEFINE_integer("steps", 5, "Timed steps per measurement (the median is reported).")
-flags.DEFINE_integer("warmup", 2, "Untimed steps before each measurement (tracing, caches).")
-flags.DEFINE_bool("compare", False, "Also time the plain float32 step of the same networks "
-                  "in this process and report speed-up ratios.")
-flags.DEFINE_string("json", "", "Write the results to this JSON file.")
-flags.DEFINE_integer("pipeline_batches", 100, "Batches read to time the input pipeline alone "
-                     "(0 skips it); the images come from --data_dir, --domain_a, --domain_b.")
-flags.DEFINE_bool("export", False, "Also time an exported generator SavedModel: latency at "
-                  "batch 1 and throughput at batch 8, in each of --export_precisions.")
-flags.DEFINE_multi_enum("export_precisions", ["float32", "bfloat16"], ["float32", "bfloat16"],
-                        "The `cyclegan_tf.export --precision` values that --export times.")
-flags.DEFINE_bool("precision_check", False, "Train a small version of the model "
-                  "(--precision_check_size px, ngf = ndf = 8) for --precision_check_steps steps "
-                  "in float32 and in --precision on the same batches (from --data_dir, or random "
-                  "images without data), and compare the losses.")
-flags.DEFINE_integer("precision_check_steps", 200, "Steps of each --precision_check run.")
-flags.DEFINE_integer("precision_check_size", 32, "Image size of the --precision_check runs.")
-flags.DEFINE_float("precision_tolerance", 0.25, "Largest relative difference of the mean "
-                   "losses (over the last quarter of the steps) that passes --precision_check.")
+from cyclegan_tf.cli import app as cli  # noqa: E402
+from cyclegan_tf.cli.config_flags import config_from_flags, define_config_flags  # noqa: E402
+from cyclegan_tf.core import precision  # noqa: E402
+from cyclegan_tf.core.configs import Config, ConfigError  # noqa: E402
+from cyclegan_tf.nets import flops  # noqa: E402
+from cyclegan_tf.tools import benchmarking  # noqa: E402
+from cyclegan_tf.training.trainer import CycleGAN  # noqa: E402
 
 FLAGS = flags.FLAGS
+
+
+def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
+    """The benchmark's own flags (every cyclegan_tf.train flag is defined beside them)."""
+    del flag_values  # The script's flags live in absl's global FLAGS.
+    flags.DEFINE_enum("precision", "auto", list(precision.PRECISIONS),
+                      "Precision of the measured step: float32, bf16, fp16 (with loss scaling) or "
+                      "auto (as --mixed_precision=auto: fp16 on a GPU, bf16 on a CPU with native "
+                      "bf16, else float32). Use this, not --mixed_precision.")
+    flags.DEFINE_bool("train", True, "Time the training step (--notrain: only the other "
+                      "measurements asked for).")
+    flags.DEFINE_bool("xla", False, "Compile the measured training step with XLA (jit_compile).")
+    flags.DEFINE_integer("steps", 5, "Timed steps per measurement (the median is reported).")
+    flags.DEFINE_integer("warmup", 2, "Untimed steps before each measurement (tracing, caches).")
+    flags.DEFINE_bool("compare", False, "Also time the plain float32 step of the same networks "
+                      "in this process and report speed-up ratios.")
+    flags.DEFINE_string("json", "", "Write the results to this JSON file.")
+    flags.DEFINE_integer("pipeline_batches", 100, "Batches read to time the input pipeline alone "
+                         "(0 skips it); the images come from --data_dir, --domain_a, --domain_b.")
+    flags.DEFINE_bool("export", False, "Also time an exported generator SavedModel: latency at "
+                      "batch 1 and throughput at batch 8, in each of --export_precisions.")
+    flags.DEFINE_multi_enum("export_precisions", ["float32", "bf16"], ["float32", "bf16"],
+                            "The `cyclegan_tf.export --precision` values that --export times.")
+    flags.DEFINE_bool("precision_check", False, "Train a small version of the model "
+                      "(--precision_check_size px, ngf = ndf = 8) for --precision_check_steps steps "
+                      "in float32 and in --precision on the same batches (from --data_dir, or random "
+                      "images without data), and compare the losses.")
+    flags.DEFINE_integer("precision_check_steps", 200, "Steps of each --precision_check run.")
+    flags.DEFINE_integer("precision_check_size", 32, "Image size of the --precision_check runs.")
+    flags.DEFINE_float("precision_tolerance", 0.25, "Largest relative difference of the mean "
+                       "losses (over the last quarter of the steps) that passes --precision_check.")
 
 
 def machine() -> dict[str, Any]:
@@ -160,7 +166,7 @@ def precision_check(config: Config) -> dict[str, Any]:
     """Losses of the same small model trained in float32 and in `config`'s precision."""
     small = config.replace(image_size=FLAGS.precision_check_size, ngf=8, ndf=8, batch_size=1,
                            jitter=False)
-    policy = precision.policy_name(small)
+    policy = precision.keras_policy(small.mixed_precision)
     if policy == "float32":
         raise ConfigError("--precision_check compares float32 with --precision; choose "
                           "--precision=bf16, fp16 or auto.")
@@ -221,23 +227,17 @@ def print_table(results: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    quiet_absl_logging()
+def benchmark() -> None:
+    """Runs the measurements the flags ask for, prints the table, writes --json."""
     if FLAGS["mixed_precision"].present:
-        raise app.UsageError("Use --precision=float32|bf16|fp16|auto, not --mixed_precision.")
-    try:
-        config = config_from_flags().replace(
-            mixed_precision=PRECISIONS[FLAGS.precision]).validate()
-    except ConfigError as error:
-        raise app.UsageError(str(error)) from None
+        raise ConfigError("Use --precision=float32|bf16|fp16|auto, not --mixed_precision.")
+    config = config_from_flags().replace(mixed_precision=FLAGS.precision).validate()
     results: dict[str, Any] = {"argv": sys.argv, "config": config.to_dict(),
                                "machine_before": machine(), "repeats": FLAGS.steps,
                                "warmup": FLAGS.warmup}
     if FLAGS.train:
         results["convolution_peak_tflop_per_s"] = convolution_peaks(
-            precision.policy_name(config))
+            precision.keras_policy(config.mixed_precision))
         results["training"] = measure_training(config, results["convolution_peak_tflop_per_s"])
     if FLAGS.pipeline_batches:
         if os.path.isdir(config.data_dir) or config.tfds:
@@ -257,10 +257,7 @@ def main(argv: list[str]) -> None:
                  "images_per_s": timing.rate(size)}
                 for size, timing in timings.items()]
     if FLAGS.precision_check:
-        try:
-            results["precision_check"] = precision_check(config)
-        except ConfigError as error:
-            raise app.UsageError(str(error)) from None
+        results["precision_check"] = precision_check(config)
     results["machine_after"] = machine()
     print_table(results)
     print(f"Load average before {results['machine_before']['load_average']}, after "
@@ -272,5 +269,21 @@ def main(argv: list[str]) -> None:
         print(f"Wrote {FLAGS.json}")
 
 
+COMMAND = cli.Command(
+    program="scripts/benchmark.py",
+    summary="Times the training step (median after warm-up, images/s, achieved FLOP/s and "
+            "its share of this CPU's or GPU's measured convolution peak, peak memory), the "
+            "input pipeline, and with --export the exported generator; --compare also times "
+            "the plain float32 step in the same process and reports the speed-up. Every "
+            "cyclegan_tf.train flag (see its --help) sets the measured model; the default "
+            "preset here is paper.",
+    usage="[--preset NAME] [--precision float32|bf16|fp16|auto] [--compare] [--export] "
+          "[--json FILE] [train flags]",
+    example="python scripts/benchmark.py --preset=paper --compare --export --json=bench.json",
+    define_flags=define_flags,
+)
+
 if __name__ == "__main__":
-    app.run(main)
+    define_config_flags()
+    FLAGS.set_default("preset", "paper")
+    cli.run_command(COMMAND, benchmark, (ConfigError,))

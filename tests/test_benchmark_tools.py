@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cyclegan_tf import benchmarking, fast_conv, flops
-from cyclegan_tf.configs import Config
-from cyclegan_tf.fused_adam import FusedAdam
-from cyclegan_tf.layers import InstanceNormalization
-from cyclegan_tf.trainer import NETWORKS, CycleGAN
+from cyclegan_tf.tools import benchmarking
+from cyclegan_tf.nets import fast_conv
+from cyclegan_tf.nets import flops
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.training.fused_adam import FusedAdam
+from cyclegan_tf.nets.layers import InstanceNormalization
+from cyclegan_tf.training.trainer import NETWORKS, CycleGAN
 
 
 def _small(**changes):
@@ -228,4 +230,4 @@ def test_benchmark_script_runs_every_measurement_and_writes_json(image_dirs, tmp
     assert set(results["convolution_peak_tflop_per_s"]) == {"bfloat16", "float32"}
     assert results["input_pipeline"]["images_per_s"] > 0
     assert [(row["precision"], row["batch_size"]) for row in results["export"]] == [
-        ("float32", 1), ("float32", 8), ("bfloat16", 1), ("bfloat16", 8)]
+        ("float32", 1), ("float32", 8), ("bf16", 1), ("bf16", 8)]

@@ -1,9 +1,11 @@
 """Config validation, JSON round trip and resume compatibility."""
 
+import re
+
 import pytest
 
-from cyclegan_tf import configs
-from cyclegan_tf.configs import Config, ConfigError
+from cyclegan_tf.core import configs
+from cyclegan_tf.core.configs import Config, ConfigError, load_config
 
 
 def test_json_round_trip(tmp_path):
@@ -37,7 +39,6 @@ def test_default_output_dir_names_the_domains():
     (dict(batch_size=-1), "--batch_size"),
     (dict(pool_size=-1), "--pool_size"),
     (dict(gan_loss="wgan"), "--gan_loss"),
-    (dict(preset="nope"), "--preset"),
     (dict(decay_epochs=20, epochs=10), "--decay_epochs"),
     (dict(beta1=1.5), "--beta1"),
 ])
@@ -53,3 +54,34 @@ def test_resume_with_other_architecture_is_a_clear_error():
         Config(generator="resnet", n_blocks=6, image_size=64).check_resumable_with(saved)
     with pytest.raises(ConfigError, match="--image_size"):  # The UNet's depth follows the size.
         Config(image_size=64).check_resumable_with(Config(image_size=128))
+
+
+def test_unknown_preset_names_the_flag_and_the_choices():
+    from cyclegan_tf.core.presets import preset_config
+
+    with pytest.raises(ConfigError, match="--preset='nope' is unknown; choose one of tom2jerry"):
+        preset_config("nope")
+
+
+@pytest.mark.parametrize("changes, flag", [
+    (dict(lr=float("nan")), "--lr=nan"), (dict(lr=-1.0), "--lr"),
+    (dict(lambda_cycle=float("inf")), "--lambda_cycle=inf"), (dict(beta1=1.5), "--beta1"),
+])
+def test_non_finite_and_out_of_range_numbers_are_refused(changes, flag):
+    with pytest.raises(ConfigError, match=re.escape(flag)):
+        Config(**changes).validate()
+
+
+def test_a_damaged_config_file_names_the_file_and_the_key(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match=f"{re.escape(str(path))} is not valid JSON"):
+        load_config(str(path))
+    path.write_text('{"image_size": "big"}')
+    with pytest.raises(ConfigError, match="key 'image_size' must be of type int"):
+        load_config(str(path))
+    path.write_text('{"colour": 3}')
+    with pytest.raises(ConfigError, match="unknown key.*colour"):
+        load_config(str(path))
+    path.write_text('{"mixed_precision": "off"}')  # An older file: missing keys, old spelling.
+    assert load_config(str(path)).mixed_precision == "float32"

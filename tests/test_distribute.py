@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from cyclegan_tf import distribute
-from cyclegan_tf.configs import Config, ConfigError
+from cyclegan_tf.training import distribute
+from cyclegan_tf.core.configs import Config, ConfigError
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,9 +21,11 @@ import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from cyclegan_tf import benchmarking, distribute
-from cyclegan_tf.configs import Config
-from cyclegan_tf.trainer import NETWORKS, CycleGAN, checkpoint_manager
+from cyclegan_tf.tools import benchmarking
+from cyclegan_tf.training import distribute
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.core import checkpoints
+from cyclegan_tf.training.trainer import NETWORKS, CycleGAN
 
 def small(**changes):
     values = dict(image_size=32, ngf=8, ndf=8, generator="resnet", n_blocks=1,
@@ -78,7 +80,7 @@ def test_checkpoints_restore_across_strategies(tmp_path):
     mirrored = CycleGAN(config.replace(strategy="mirrored"))
     values = mirrored_steps(mirrored, [benchmarking.random_batch(config, s) for s in range(3)])
     assert all(np.isfinite(v.numpy()) for v in values.values())
-    path = checkpoint_manager(mirrored, {str(tmp_path)!r}, keep=1).save()
+    path = checkpoints.manager(mirrored.checkpoint(), {str(tmp_path)!r}, keep=1).save()
     single = CycleGAN(config.replace(seed=7))
     single.checkpoint().restore(path).assert_existing_objects_matched()
     for name in NETWORKS:
@@ -88,7 +90,7 @@ def test_checkpoints_restore_across_strategies(tmp_path):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert int(single.step) == 3 and int(single.pool_a.count) == 2
     single.train_step(*benchmarking.random_batch(config, 5))
-    path = checkpoint_manager(single, {str(tmp_path / "back")!r}, keep=1).save()
+    path = checkpoints.manager(single.checkpoint(), {str(tmp_path / "back")!r}, keep=1).save()
     again = CycleGAN(config.replace(strategy="mirrored", seed=9))
     again.checkpoint().restore(path).assert_existing_objects_matched()
     for a, b in zip(weights(single)["generator_g"], weights(again)["generator_g"]):

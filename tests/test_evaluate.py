@@ -20,12 +20,17 @@ from absl import flags
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from conftest import REPO_ROOT, tiny_config, write_images
-from cyclegan_tf import evaluate, export, metrics, monitor
-from cyclegan_tf.configs import ConfigError, KEEP_BEST_METRICS
-from cyclegan_tf.input_pipeline import UnpairedData
-from cyclegan_tf.plot import read_scalars
-from cyclegan_tf.train import train
-from cyclegan_tf.trainer import CycleGAN
+from cyclegan_tf import evaluate as evaluate_cli
+from cyclegan_tf.core import checkpoints
+from cyclegan_tf.evaluation import evaluate
+from cyclegan_tf.inference import export
+from cyclegan_tf.core import metrics
+from cyclegan_tf.training import monitor
+from cyclegan_tf.core.configs import ConfigError, KEEP_BEST_METRICS
+from cyclegan_tf.data.pipeline import UnpairedData
+from cyclegan_tf.training.curves import read_scalars
+from cyclegan_tf.training.loop import train
+from cyclegan_tf.training.trainer import CycleGAN
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +68,13 @@ def test_eval_every_epochs_logs_metric_scalars(run):
         steps, values = scalars[f"eval/{name}"]
         assert list(steps) == [1, 2] and np.isfinite(values).all()
     assert not any(tag.startswith(("eval/fid", "eval/kid")) for tag in scalars)
-    assert "Eval after epoch 2: cycle_l1_a" in printed
+    assert "Epoch 2/2 done" in printed and "; eval cycle_l1_a " in printed
 
 
 def test_keep_best_saves_the_best_epoch_of_the_run(run):
     output_dir, _ = run
     best_dir = os.path.join(output_dir, "best")
-    record = json.load(open(os.path.join(best_dir, monitor.BEST_FILE)))
+    record = json.load(open(os.path.join(best_dir, checkpoints.BEST_FILE)))
     steps, values = read_scalars(os.path.join(output_dir, "logs"))["eval/cycle_psnr_a"]
     assert record["metric"] == "cycle_psnr_a" and record["step"] in steps
     assert record["epoch"] == record["step"]  # One step per epoch.
@@ -109,21 +114,21 @@ def test_keep_best_follows_injected_metrics_and_survives_a_resume(data_dir, tmp_
 
     def epoch(watcher: monitor.TrainingMonitor, number: int) -> None:
         model.step.assign(number * 10)
-        watcher.end_of_epoch(number, writer, io.StringIO())
+        watcher.evaluate_if_due(number, writer, lambda text: None)
 
     first = monitor.TrainingMonitor(config, data, model, best_dir)
     for number in (1, 2, 3):
         epoch(first, number)
-    record = json.load(open(os.path.join(best_dir, monitor.BEST_FILE)))
+    record = json.load(open(os.path.join(best_dir, checkpoints.BEST_FILE)))
     assert (record["step"], record["epoch"], record["value"]) == (20, 2, 0.2)
     assert tf.train.get_checkpoint_state(best_dir).all_model_checkpoint_paths == [
         os.path.join(best_dir, "ckpt-20")]
 
     resumed = monitor.TrainingMonitor(config, data, model, best_dir)  # Reads best.json.
     epoch(resumed, 4)  # 0.25 is worse than the 0.2 before the restart.
-    assert json.load(open(os.path.join(best_dir, monitor.BEST_FILE)))["step"] == 20
+    assert json.load(open(os.path.join(best_dir, checkpoints.BEST_FILE)))["step"] == 20
     epoch(resumed, 5)
-    assert json.load(open(os.path.join(best_dir, monitor.BEST_FILE)))["value"] == 0.1
+    assert json.load(open(os.path.join(best_dir, checkpoints.BEST_FILE)))["value"] == 0.1
     assert tf.train.latest_checkpoint(best_dir).endswith("ckpt-50")
     assert len(tf.io.gfile.glob(os.path.join(best_dir, "ckpt-*.index"))) == 1
 
@@ -201,12 +206,12 @@ def test_saved_model_gives_the_same_metrics_as_the_run(run, evaluated, data_dir,
 
 def test_evaluate_flags_pick_the_best_checkpoint(run, tmp_path):
     flag_values = flags.FlagValues()
-    evaluate.define_flags(flag_values)
+    evaluate_cli.define_flags(flag_values)
     best_dir = os.path.join(run[0], "best")
     flag_values(["evaluate", f"--run_dir={run[0]}", f"--checkpoint={best_dir}",
                  f"--output_dir={tmp_path}"])
-    report = evaluate.evaluate_from_flags(flag_values)
-    assert report["step"] == json.load(open(os.path.join(best_dir, monitor.BEST_FILE)))["step"]
+    report = evaluate_cli.evaluate_from_flags(flag_values)
+    assert report["step"] == json.load(open(os.path.join(best_dir, checkpoints.BEST_FILE)))["step"]
     assert os.path.exists(tmp_path / evaluate.METRICS_FILE)
 
 

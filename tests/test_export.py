@@ -23,10 +23,13 @@ import tensorflow as tf
 from absl import flags
 from PIL import Image
 
-from cyclegan_tf import export
-from cyclegan_tf.configs import Config, load_config, save_config
-from cyclegan_tf.train import run_paths
-from cyclegan_tf.trainer import CycleGAN, checkpoint_manager
+from cyclegan_tf import export as export_cli
+from cyclegan_tf.inference import export, serving
+from cyclegan_tf.inference.generators import ExportError
+from cyclegan_tf.core.configs import Config, load_config, save_config
+from cyclegan_tf.core.run_folder import RunFolder
+from cyclegan_tf.core import checkpoints
+from cyclegan_tf.training.trainer import CycleGAN
 
 ODD = (37, 61)  # Height, width: a multiple of neither 4 nor 32.
 
@@ -36,7 +39,7 @@ def make_run(folder: str, **overrides) -> str:
     config = Config(image_size=32, ngf=8, ndf=8, n_blocks=1, output_dir=folder, **overrides)
     model = CycleGAN(config)
     save_config(config, folder)
-    manager = checkpoint_manager(model, run_paths(folder)["checkpoints"], keep=3)
+    manager = checkpoints.manager(model.checkpoint(), RunFolder(folder).checkpoints, keep=3)
     for step in (7, 9):
         model.step.assign(step)
         manager.save(checkpoint_number=step)
@@ -48,7 +51,7 @@ def reference_model(run_dir: str) -> CycleGAN:
     """The run's latest networks in memory, restored as the trainer does (in float32)."""
     config = load_config(run_dir).replace(mixed_precision="off")
     model = CycleGAN(config)
-    model.checkpoint().restore(tf.train.latest_checkpoint(run_paths(run_dir)["checkpoints"]))
+    model.checkpoint().restore(tf.train.latest_checkpoint(RunFolder(run_dir).checkpoints))
     return model
 
 
@@ -96,14 +99,14 @@ def model_dir(exports: dict[str, str], generator: str, direction: str = "a2b") -
 def test_mirror_indices_match_numpy_reflect(size, pad):
     values = np.arange(size)
     expected = np.pad(values, pad, mode="reflect") if size > 1 else np.zeros(size + sum(pad))
-    indices = export._mirror_indices(tf.constant(size), tf.constant(pad[0]), tf.constant(pad[1]))
+    indices = serving._mirror_indices(tf.constant(size), tf.constant(pad[0]), tf.constant(pad[1]))
     np.testing.assert_array_equal(values[indices.numpy()], expected)
 
 
 def test_size_rule():
-    assert export.size_rule(Config(generator="unet", image_size=128)) == (128, 128)
-    assert export.size_rule(Config(generator="resnet")) == (4, 8)
-    assert export.size_rule(Config(generator="encoder_decoder")) == (4, 4)
+    assert serving.size_rule(Config(generator="unet", image_size=128)) == (128, 128)
+    assert serving.size_rule(Config(generator="resnet")) == (4, 8)
+    assert serving.size_rule(Config(generator="encoder_decoder")) == (4, 4)
 
 
 # The exported model. -------------------------------------------------------------------
@@ -282,9 +285,9 @@ def test_mixed_precision_run_exports_in_float32(tmp_path):
 
 @pytest.mark.parametrize("generator", ["unet", "resnet"])
 def test_bfloat16_export_is_close_to_float32(runs, exports, generator, tmp_path):
-    folder = export.export_generator(runs[generator], str(tmp_path / "bf16"), compute="bfloat16")
+    folder = export.export_generator(runs[generator], str(tmp_path / "bf16"), compute="bf16")
     info = json.loads(open(os.path.join(folder, "assets", export.EXPORT_INFO)).read())
-    assert info["precision"] == "bfloat16"
+    assert info["precision"] == "bf16"
     images = (random_images(*ODD, count=1) * 127.5 + 127.5).astype(np.uint8)
     outputs = [tf.saved_model.load(path).signatures["serving_default"](
         images=tf.constant(images))["images"].numpy().astype(int)
@@ -292,7 +295,7 @@ def test_bfloat16_export_is_close_to_float32(runs, exports, generator, tmp_path)
     assert outputs[1].shape == images.shape
     difference = np.abs(outputs[1] - outputs[0])
     assert difference.max() <= 4 and difference.mean() < 0.5, (difference.max(), difference.mean())
-    with pytest.raises(export.ExportError, match="--precision"):
+    with pytest.raises(ExportError, match="--precision"):
         export.export_generator(runs[generator], str(tmp_path / "x"), compute="float16")
 
 
@@ -300,27 +303,27 @@ def test_export_cli_flags_replace_an_earlier_export(runs, exports, tmp_path):
     target = tmp_path / "model"
     shutil.copytree(model_dir(exports, "resnet"), target)  # An earlier a2b export.
     flag_values = flags.FlagValues()
-    export.define_flags(flag_values)
-    checkpoint = os.path.join(run_paths(runs["resnet"])["checkpoints"], "ckpt-7")
+    export_cli.define_flags(flag_values)
+    checkpoint = os.path.join(RunFolder(runs["resnet"]).checkpoints, "ckpt-7")
     flag_values(["export", f"--run_dir={runs['resnet']}", f"--output={target}",
                  "--direction=b2a", f"--checkpoint={checkpoint}"])
-    assert export.export_from_flags(flag_values) == str(target)
+    assert export_cli.export_from_flags(flag_values) == str(target)
     info = json.loads((target / "assets" / export.EXPORT_INFO).read_text())
     assert (info["direction"], info["step"], info["generator"]) == ("b2a", 7, "generator_f")
     assert os.listdir(tmp_path) == ["model"]  # No temporary or set-aside folders left.
 
 
 def test_export_errors_name_the_problem(runs, tmp_path):
-    with pytest.raises(export.ExportError, match="--direction"):
+    with pytest.raises(ExportError, match="--direction"):
         export.export_generator(runs["unet"], str(tmp_path / "m"), "sideways")
-    with pytest.raises(export.ExportError, match="No config.json"):
+    with pytest.raises(ExportError, match="holds no config.json"):
         export.export_generator(str(tmp_path), str(tmp_path / "m"))
-    with pytest.raises(export.ExportError, match="--checkpoint"):
+    with pytest.raises(ExportError, match="--checkpoint"):
         export.export_generator(runs["unet"], str(tmp_path / "m"), checkpoint="nope/ckpt-1")
     unrelated = tmp_path / "photos"
     unrelated.mkdir()
     (unrelated / "holiday.jpg").write_bytes(b"precious")
-    with pytest.raises(export.ExportError, match="not an earlier export"):
+    with pytest.raises(ExportError, match="not an earlier export"):
         export.export_generator(runs["unet"], str(unrelated))
     assert (unrelated / "holiday.jpg").read_bytes() == b"precious"
 

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from cyclegan_tf.configs import Config
-from cyclegan_tf.input_pipeline import DataError, UnpairedData, decode_image, find_domain_files
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.data.pipeline import DataError, UnpairedData, decode_image, find_domain_files
 from conftest import tiny_config, write_images
 
 

@@ -9,7 +9,7 @@ import scipy.linalg
 import scipy.signal
 import tensorflow as tf
 
-from cyclegan_tf import metrics
+from cyclegan_tf.core import metrics
 
 
 def _reference_fid(x: np.ndarray, y: np.ndarray) -> float:

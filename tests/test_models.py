@@ -10,9 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from cyclegan_tf.configs import Config
-from cyclegan_tf.layers import Cropping2D, InstanceNormalization, ReflectionPadding2D, norm_layer
-from cyclegan_tf.models import (
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.nets.layers import Cropping2D, InstanceNormalization, ReflectionPadding2D, norm_layer
+from cyclegan_tf.nets.models import (
     build_discriminator,
     build_generator,
     encoder_decoder_generator,

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cyclegan_tf import configs, precision
-from cyclegan_tf.configs import preset_config
-from cyclegan_tf.models import build_discriminator, build_generator
-from cyclegan_tf.trainer import CycleGAN
+from cyclegan_tf.core import configs
+from cyclegan_tf.core import precision
+from cyclegan_tf.core import presets
+from cyclegan_tf.core.presets import preset_config
+from cyclegan_tf.nets.models import build_discriminator, build_generator
+from cyclegan_tf.training.trainer import CycleGAN
 
 # preset -> (image size, generator params, discriminator params, discriminator map size)
 ARCHITECTURES = {
@@ -24,7 +26,7 @@ HYPERPARAMETERS = {
                       lambda_cycle=10, lambda_identity=5, lr=2e-4, beta1=0.5, image_size=256,
                       resolved_load_size=286, resize_method="nearest", jitter=True, flip=True,
                       batch_size=1, epochs=10, save_every_epochs=5, keep_checkpoints=5,
-                      pool_size=0, mixed_precision="off"),
+                      pool_size=0, mixed_precision="float32"),
     "jojo": dict(generator="encoder_decoder", norm="none", gan_loss="lsgan", lambda_cycle=10,
                  lambda_identity=5, lr=2e-4, beta1=0.5, image_size=128, jitter=False,
                  resolved_load_size=128, batch_size=2, epochs=20, save_every_epochs=5,
@@ -49,8 +51,8 @@ HYPERPARAMETERS = {
 
 
 def test_every_preset_is_documented_and_tested():
-    assert set(configs.PRESETS) == set(ARCHITECTURES) == set(HYPERPARAMETERS)
-    assert configs.DEFAULT_PRESET == "tom2jerry" and configs.Config() == preset_config("tom2jerry")
+    assert set(presets.PRESETS) == set(ARCHITECTURES) == set(HYPERPARAMETERS)
+    assert presets.DEFAULT_PRESET == "tom2jerry" and configs.Config() == preset_config("tom2jerry")
 
 
 @pytest.mark.parametrize("name", sorted(HYPERPARAMETERS))
@@ -90,5 +92,5 @@ def test_preset_trains_one_tiny_step(name, monkeypatch):
                               tf.constant(rng.uniform(-1, 1, shape), tf.float32))
     for key, value in losses.items():
         assert value.dtype == tf.float32 and np.isfinite(value.numpy()), key
-    expected_policy = "float32" if config.mixed_precision == "off" else "mixed_bfloat16"
+    expected_policy = "float32" if config.mixed_precision == "float32" else "mixed_bfloat16"
     assert model.policy == expected_policy

@@ -6,8 +6,8 @@ import os
 import pytest
 import tensorflow as tf
 
-from cyclegan_tf.configs import Config, ConfigError
-from cyclegan_tf.profiling import StepProfiler
+from cyclegan_tf.core.configs import Config, ConfigError
+from cyclegan_tf.training.profiling import StepProfiler
 
 
 def test_profile_steps_parse_and_validate():

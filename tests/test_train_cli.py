@@ -8,8 +8,8 @@ import sys
 import pytest
 from absl import flags
 
-from cyclegan_tf import configs
-from cyclegan_tf.flags import config_from_flags, define_config_flags, expand_bare_flags
+from cyclegan_tf.core import configs, presets
+from cyclegan_tf.cli.config_flags import config_from_flags, define_config_flags, expand_bare_flags
 from conftest import REPO_ROOT
 
 
@@ -40,7 +40,7 @@ def test_cli_trains_writes_outputs_and_resumes(image_dirs, tmp_path):
 
     more = _run(*args, "--epochs=3")
     assert more.returncode == 0, more.stderr
-    assert "Resuming from" in more.stdout and "step 4, epoch 2" in more.stdout
+    assert "Resuming from" in more.stdout and "end of epoch 2/" in more.stdout
     assert "Finished 3 epochs at step 6" in more.stdout  # Continued, not restarted.
 
     other = _run(*args, "--epochs=4", "--generator=resnet")
@@ -58,7 +58,7 @@ def test_cli_reports_bad_flags_and_missing_data(tmp_path):
 def test_list_presets_prints_every_preset():
     result = _run("--list_presets")
     assert result.returncode == 0
-    for name in configs.PRESETS:
+    for name in presets.PRESETS:
         assert name in result.stdout
 
 
@@ -77,6 +77,9 @@ def test_flags_override_the_preset():
     assert config.background == (0, 0, 0)
     assert _parse().preset == "tom2jerry" and _parse().generator == "unet"
     assert _parse("--mixed_precision").mixed_precision == "auto"
-    assert _parse("--nomixed_precision").mixed_precision == "off"
+    assert _parse("--mixed_precision", "bf16").mixed_precision == "bf16"
+    assert _parse("--mixed_precision", "auto", "--generator", "resnet").generator == "resnet"
+    assert _parse("--mixed_precision=off").mixed_precision == "float32"  # The old spelling.
+    assert _parse("--nomixed_precision").mixed_precision == "float32"
     with pytest.raises(configs.ConfigError, match="--preset"):
         _parse("--preset=unknown")

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cyclegan_tf.configs import Config
-from cyclegan_tf.trainer import NETWORKS, CycleGAN, checkpoint_manager
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.core import checkpoints
+from cyclegan_tf.training.trainer import NETWORKS, CycleGAN
 
 
 def _batch(seed, batch=1, size=32):
@@ -91,13 +92,13 @@ def test_checkpoint_round_trip_continues_like_an_uninterrupted_run(tmp_path, gen
         expected = uninterrupted.train_step(*batch)
 
     first = CycleGAN(config, steps_per_epoch=2)
-    manager = checkpoint_manager(first, str(tmp_path), keep=2)
+    manager = checkpoints.manager(first.checkpoint(), str(tmp_path), keep=2)
     for batch in batches[:2]:
         first.train_step(*batch)
     manager.save()
 
     resumed = CycleGAN(config.replace(seed=99), steps_per_epoch=2)  # Different init, same shapes.
-    resumed_manager = checkpoint_manager(resumed, str(tmp_path), keep=2)
+    resumed_manager = checkpoints.manager(resumed.checkpoint(), str(tmp_path), keep=2)
     resumed_manager.checkpoint.restore(resumed_manager.latest_checkpoint).assert_existing_objects_matched()
     assert int(resumed.step) == 2
     for name in NETWORKS:  # Identical weights and optimizer slots after restore.

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cyclegan_tf import precision
-from cyclegan_tf.configs import Config
-from cyclegan_tf.image_pool import ImagePool
-from cyclegan_tf.schedules import LearningRate
-from cyclegan_tf.trainer import NETWORKS, CycleGAN, checkpoint_manager
+from cyclegan_tf.core import precision
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.training.image_pool import ImagePool
+from cyclegan_tf.training.schedules import LearningRate
+from cyclegan_tf.core import checkpoints
+from cyclegan_tf.training.trainer import NETWORKS, CycleGAN
 
 
 def _images(values):
@@ -73,12 +74,12 @@ def test_schedule_continues_after_resume(tmp_path):
                     lr_schedule="linear")
     batch = tf.zeros([1, 32, 32, 3])
     model = CycleGAN(config, steps_per_epoch=4)
-    manager = checkpoint_manager(model, str(tmp_path), keep=1)
+    manager = checkpoints.manager(model.checkpoint(), str(tmp_path), keep=1)
     lrs = [float(model.train_step(batch, batch)["lr"]) for _ in range(5)]
     manager.save()
     assert lrs[:5] == pytest.approx([1e-3] * 4 + [1e-3])  # Decay starts at step 4 (epoch 2).
     resumed = CycleGAN(config, steps_per_epoch=4)
-    resumed_manager = checkpoint_manager(resumed, str(tmp_path), keep=1)
+    resumed_manager = checkpoints.manager(resumed.checkpoint(), str(tmp_path), keep=1)
     resumed_manager.checkpoint.restore(resumed_manager.latest_checkpoint)
     after = [float(resumed.train_step(batch, batch)["lr"]) for _ in range(3)]
     assert after == pytest.approx([0.75e-3, 0.5e-3, 0.25e-3])
@@ -96,7 +97,7 @@ def test_schedule_continues_after_resume(tmp_path):
 def test_mixed_precision_policy_choice(mode, gpus, native_bf16, policy, monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: list(gpus))
     monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: native_bf16)
-    assert precision.policy_name(Config(mixed_precision=mode)) == policy
+    assert precision.keras_policy(Config(mixed_precision=mode).mixed_precision) == policy
 
 
 def test_cpu_bf16_detection_reads_cpuinfo_flags(tmp_path, monkeypatch):

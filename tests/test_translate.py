@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cyclegan_tf import export, translate
-from cyclegan_tf.configs import Config, save_config
-from cyclegan_tf.train import run_paths
-from cyclegan_tf.trainer import CycleGAN, checkpoint_manager
+from cyclegan_tf.inference import export
+from cyclegan_tf.inference import translate
+from cyclegan_tf.core.configs import Config, save_config
+from cyclegan_tf.core.run_folder import RunFolder
+from cyclegan_tf.core import checkpoints
+from cyclegan_tf.training.trainer import CycleGAN
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Width, height of each input; two share a size so that they are batched together.
@@ -38,7 +40,7 @@ def run_dir(tmp_path_factory) -> str:
                     output_dir=folder)
     model = CycleGAN(config)
     save_config(config, folder)
-    checkpoint_manager(model, run_paths(folder)["checkpoints"], keep=1).save()
+    checkpoints.manager(model.checkpoint(), RunFolder(folder).checkpoints, keep=1).save()
     return folder
 
 
@@ -74,19 +76,24 @@ def test_folder_of_mixed_sizes_with_a_corrupt_file(saved_models, photos, tmp_pat
         assert read_png(os.path.join(output, stem + ".png")).shape == (height, width, 3)
     assert list(result.skipped) == [os.path.join(photos, "broken.png")]
     report = out.getvalue()
-    assert "Skipped " + os.path.join(photos, "broken.png") in report
+    assert f"Skipped {os.path.join(photos, 'broken.png')!r}" in report
     assert "Translated 5 of 6 images; skipped 1 unreadable: broken.png." in report
 
 
 def test_equal_sizes_are_batched_and_outputs_keep_their_names(photos, tmp_path, monkeypatch):
     batches = []
 
-    def identity(images: np.ndarray) -> np.ndarray:
-        batches.append(images.shape)
-        return images
+    class Identity:
+        background, description = (255, 255, 255), "identity"
 
-    monkeypatch.setattr(translate, "load_model",
-                        lambda path, direction: translate.Model(identity, (255, 255, 255), "id"))
+        def __init__(self, path: str, direction: str | None):
+            del path, direction
+
+        def translate_batch(self, images: np.ndarray) -> np.ndarray:
+            batches.append(images.shape)
+            return images
+
+    monkeypatch.setattr(translate, "Translator", Identity)
     translate.translate_paths("unused", photos, str(tmp_path), batch_size=4, out=io.StringIO())
     assert sorted(batches) == [(1, 3, 5, 3), (1, 20, 9, 3), (1, 32, 32, 3), (2, 37, 61, 3)]
     for name in SIZES:  # Each output holds its own input's pixels (up to JPEG decoders).

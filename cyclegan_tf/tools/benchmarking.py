@@ -20,12 +20,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cyclegan_tf import losses, precision
-from cyclegan_tf.configs import Config
-from cyclegan_tf.image_pool import ImagePool
-from cyclegan_tf.models import build_discriminator, build_generator
-from cyclegan_tf.schedules import LearningRate
-from cyclegan_tf.trainer import NETWORKS, CycleGAN
+from cyclegan_tf.core import losses, precision
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.data.pipeline import UnpairedData
+from cyclegan_tf.inference import export
+from cyclegan_tf.nets.models import build_discriminator, build_generator
+from cyclegan_tf.training.image_pool import ImagePool
+from cyclegan_tf.training.schedules import LearningRate
+from cyclegan_tf.training.trainer import NETWORKS, CycleGAN
 
 LOSS_KEYS = ("gen_g", "gen_f", "disc_x", "disc_y", "cycle")
 
@@ -118,7 +120,7 @@ class ReferenceStep:
     """
 
     def __init__(self, config: Config, steps_per_epoch: int = 1):
-        config = config.replace(mixed_precision="off")
+        config = config.replace(mixed_precision="float32")
         self.config = config
         keras.utils.set_random_seed(config.seed)
         with precision.policy_scope("float32"):
@@ -198,8 +200,6 @@ def input_pipeline_rate(config: Config, batches: int, warmup: int = 5) -> tuple[
     Reads `batches` batches of the first epoch after `warmup` (pipeline start-up, decode
     caches) and returns (images per second, the training images of domain A found).
     """
-    from cyclegan_tf.input_pipeline import UnpairedData  # Only this measurement needs it.
-
     data = UnpairedData(config)
     iterator = iter(data.train_dataset(0).repeat())
     for real_a, _ in itertools.islice(iterator, warmup):
@@ -216,13 +216,11 @@ def exported_inference(config: Config, steps: int, warmup: int,
     """Times an exported generator SavedModel (`cyclegan_tf.export`) at each batch size.
 
     The generator (freshly initialised: speed does not depend on the weights), computing in
-    `compute` ('float32' or 'bfloat16', as `export --precision`), is written with
+    `compute` ('float32' or 'bf16', as `export --precision`), is written with
     `export.write_saved_model`, loaded back with `tf.saved_model.load` as a server would,
     and its `translate_float` signature is timed on random images.
     """
-    from cyclegan_tf import export  # Optional: only the --export measurement needs it.
-
-    with precision.policy_scope(export.PRECISION_POLICIES[compute]):
+    with precision.policy_scope(precision.keras_policy(compute)):
         generator = build_generator(config, "generator_g")
     timings = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -238,8 +236,6 @@ def exported_inference(config: Config, steps: int, warmup: int,
 
 def training_batches(config: Config, steps: int) -> list[tuple[tf.Tensor, tf.Tensor]]:
     """The first `steps` training batches of `config`'s input pipeline (epochs in order)."""
-    from cyclegan_tf.input_pipeline import UnpairedData  # Only the precision check needs it.
-
     data = UnpairedData(config)
     batches: list[tuple[tf.Tensor, tf.Tensor]] = []
     epoch = 0

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import keras
 
-from cyclegan_tf.configs import Config, ConfigError, DISCRIMINATORS, GENERATORS
-from cyclegan_tf.fast_conv import Conv2D, Conv2DTranspose
-from cyclegan_tf.layers import Cropping2D, ReflectionPadding2D, norm_layer
+from cyclegan_tf.core.configs import DISCRIMINATORS, GENERATORS, Config, ConfigError
+from cyclegan_tf.nets.fast_conv import Conv2D, Conv2DTranspose
+from cyclegan_tf.nets.layers import Cropping2D, ReflectionPadding2D, norm_layer
 
 PATCH_HEADS = ("patch", "light", "k3")
 

@@ -20,7 +20,7 @@ import os
 
 import tensorflow as tf
 
-from cyclegan_tf.configs import Config, ConfigError, STRATEGIES
+from cyclegan_tf.core.configs import STRATEGIES, Config, ConfigError
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

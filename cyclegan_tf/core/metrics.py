@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cyclegan_tf.configs import ConfigError
+from cyclegan_tf.core.configs import ConfigError
 
 Translate = Callable[[tf.Tensor, str], tf.Tensor]
 

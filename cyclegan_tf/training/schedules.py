@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from cyclegan_tf.configs import Config
+from cyclegan_tf.core.configs import Config
 
 
 class LearningRate:

@@ -25,6 +25,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from cyclegan_tf.core.files import atomic_write_json
+
 # Pillow's names of the formats we read; MPO is the multi-picture JPEG of some cameras.
 FORMATS = ("JPEG", "MPO", "PNG", "BMP", "GIF")
 # Formats TensorFlow decodes wrongly: palette BMPs come out gray, transparent GIF pixels black.
@@ -194,12 +196,6 @@ def decode_with_pillow(path: str, min_size: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def write_skipped_list(skipped: Mapping[str, str], path: str) -> None:
-    """Writes one `path<TAB>reason` line per skipped file (an empty file when none)."""
-    with open(path, "w") as f:
-        f.writelines(f"{name}\t{reason}\n" for name, reason in skipped.items())
-
-
 def _read_cache(path: str) -> dict[str, dict]:
     try:
         with open(path) as f:
@@ -210,8 +206,4 @@ def _read_cache(path: str) -> dict[str, dict]:
 
 
 def _write_cache(path: str, entries: Mapping[str, dict]) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump({"version": CACHE_VERSION, "files": entries}, f)
-    os.replace(tmp, path)
+    atomic_write_json(path, {"version": CACHE_VERSION, "files": entries}, indent=None)

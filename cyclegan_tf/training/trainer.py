@@ -9,12 +9,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from cyclegan_tf import distribute, losses, precision
-from cyclegan_tf.configs import Config
-from cyclegan_tf.fused_adam import FusedAdam
-from cyclegan_tf.image_pool import ImagePool
-from cyclegan_tf.models import build_discriminator, build_generator
-from cyclegan_tf.schedules import LearningRate
+from cyclegan_tf.core import losses, precision
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.nets.models import build_discriminator, build_generator
+from cyclegan_tf.training import distribute
+from cyclegan_tf.training.fused_adam import FusedAdam
+from cyclegan_tf.training.image_pool import ImagePool
+from cyclegan_tf.training.schedules import LearningRate
 
 NETWORKS = ("generator_g", "generator_f", "discriminator_x", "discriminator_y")
 
@@ -37,7 +38,7 @@ class CycleGAN(tf.Module):
                  strategy: tf.distribute.Strategy | None = None):
         super().__init__(name="cyclegan")
         self.config = config
-        self.policy = precision.policy_name(config)
+        self.policy = precision.keras_policy(config.mixed_precision)
         self.strategy = strategy or distribute.make_strategy(config.strategy)
         distribute.check_global_batch(config, self.strategy)
         # The counters change only outside the replicas, so they stay plain variables.
@@ -45,12 +46,9 @@ class CycleGAN(tf.Module):
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         # Steps already done inside `epoch`, for resuming from a mid-epoch checkpoint.
         self.epoch_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_step")
-        # The U-Net's inner layers are bound by reading their weights, so its passes over
-        # independent inputs run as one batch: one read of the weights (about 5% faster
-        # per step at 256 px on a 2-core CPU). The ResNet's convolutions are bound by
-        # arithmetic and lose more from the lost overlap of independent passes (about 30%
-        # slower), and batch norm's statistics would mix the inputs.
-        self.batch_generator_passes = config.generator == "unet" and config.norm != "batch"
+        # Batch norm's statistics would mix independent passes run as one batch.
+        self.batch_generator_passes = (config.generator_spec.batches_passes
+                                       and config.norm != "batch")
         with self.strategy.scope():
             self._create_state(steps_per_epoch)
         if config.strategy == "default":
@@ -201,9 +199,3 @@ class CycleGAN(tf.Module):
             "cycle": cycle,
             "identity": identity_g + identity_f,
         }
-
-
-def checkpoint_manager(model: CycleGAN, directory: str, keep: int) -> tf.train.CheckpointManager:
-    """The run's `tf.train.CheckpointManager` over `model.checkpoint()`."""
-    return tf.train.CheckpointManager(model.checkpoint(), directory, max_to_keep=keep,
-                                      checkpoint_name="ckpt")

@@ -15,8 +15,8 @@ from typing import Callable, Collection, Sequence
 import numpy as np
 import tensorflow as tf
 
-from cyclegan_tf.configs import Config
-from cyclegan_tf.data_scan import ScanResult, decode_with_pillow, scan_images
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.data.scan import ScanResult, decode_with_pillow, scan_images
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 ACCEPTED_FORMATS = "JPEG, PNG, BMP or GIF (" + ", ".join(IMAGE_EXTENSIONS) + ")"

@@ -17,7 +17,7 @@ import math
 import keras
 import tensorflow as tf
 
-from cyclegan_tf.configs import Config
+from cyclegan_tf.core.configs import Config
 
 TRAIN_FACTOR = 3  # Forward + backward (input and weight gradients) ~ 3 forward passes.
 

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from cyclegan_tf.configs import NORMS
+from cyclegan_tf.core.configs import NORMS
 
 
 @keras.saving.register_keras_serializable(package="cyclegan_tf")

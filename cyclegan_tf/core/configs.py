@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from typing import Any, Mapping
 
-GENERATORS = ("unet", "resnet", "encoder_decoder")
+from cyclegan_tf.core import precision
+from cyclegan_tf.core.files import atomic_write_text
+from cyclegan_tf.core.run_folder import CONFIG_FILENAME
+
 DISCRIMINATORS = ("tutorial", "patch", "patch_light", "patch_k3")
 NORMS = ("instance", "batch", "none")
 GAN_LOSSES = ("vanilla", "lsgan")
 RESIZE_METHODS = ("nearest", "bilinear")
 LR_SCHEDULES = ("constant", "linear")
 LAYOUTS = ("auto", "folders", "trainAB")
-MIXED_PRECISION = ("off", "auto", "bf16", "fp16")
 STRATEGIES = ("default", "mirrored", "multiworker")
 # Metrics the in-training evaluation reports, which --keep_best can select (see
 # cyclegan_tf.metrics): higher is better for psnr, lower for l1, fid and kid.
@@ -37,6 +40,52 @@ ARCHITECTURE_FIELDS = (
     "ndf",
     "n_layers",
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorSpec:
+    """What a generator architecture needs: input sizes, and how training treats it.
+
+    Attributes:
+        power_of_two: Its training size must be a power of two (the UNet halves the image
+            down to 1x1).
+        downsamplings: Stride-2 halvings, or None when it halves down to 1x1 (the UNet).
+        min_size: The smallest input it takes (the ResNet's blocks reflect-pad their
+            quarter-resolution maps by one pixel, which needs two pixels there).
+        size_in_weights: Its variables depend on the image size (the UNet's depth does).
+        has_dropout: It applies dropout in training (the UNet's decoder).
+        batches_passes: Independent passes of one step run as one batch. The UNet's inner
+            layers are bound by reading their weights, so one read serves all passes; the
+            ResNet's convolutions are bound by arithmetic and lose more from the lost
+            overlap of independent passes. Batch norm would mix the passes' statistics.
+    """
+
+    power_of_two: bool
+    downsamplings: int | None
+    min_size: int
+    size_in_weights: bool
+    has_dropout: bool
+    batches_passes: bool
+
+    def size_multiple(self, image_size: int) -> int:
+        """Heights and widths it takes are multiples of this (for a model of `image_size`)."""
+        if self.downsamplings is None:
+            return 2 ** (image_size.bit_length() - 1)
+        return 2 ** self.downsamplings
+
+
+GENERATOR_SPECS = {
+    "unet": GeneratorSpec(power_of_two=True, downsamplings=None, min_size=0,
+                          size_in_weights=True, has_dropout=True, batches_passes=True),
+    "resnet": GeneratorSpec(power_of_two=False, downsamplings=2, min_size=8,
+                            size_in_weights=False, has_dropout=False, batches_passes=False),
+    "encoder_decoder": GeneratorSpec(power_of_two=False, downsamplings=2, min_size=4,
+                                     size_in_weights=False, has_dropout=False,
+                                     batches_passes=False),
+}
+
+
+GENERATORS = tuple(GENERATOR_SPECS)
 
 
 def _field(default: Any, help_text: str) -> Any:
@@ -96,8 +145,9 @@ class Config:
     decay_epochs: int = _field(0, "With --lr_schedule=linear: epochs of linear decay at the end.")
     pool_size: int = _field(0, "Image pool of past fakes shown to the discriminators; 0 is off.")
     mixed_precision: str = _field(
-        "off", "off, auto (fp16 with loss scaling on a GPU; bf16 on a CPU with native bf16, "
-        "else off), bf16 or fp16. A bare --mixed_precision means auto.")
+        "float32", "float32, auto (fp16 with loss scaling on a GPU; bf16 on a CPU with native "
+        "bf16, else float32), bf16 or fp16 (off is float32). A bare --mixed_precision means "
+        "auto.")
     strategy: str = _field(
         "default", "Distribution strategy: default (one device), mirrored (all GPUs of this "
         "machine) or multiworker (several machines, configured by TF_CONFIG). --batch_size "
@@ -129,6 +179,10 @@ class Config:
         + ", ".join(KEEP_BEST_METRICS) + ".")
 
     def __post_init__(self) -> None:
+        # Older config.json files and flags spell precisions differently (see precision.py).
+        spelled = precision.canonical(self.mixed_precision)
+        if spelled:
+            object.__setattr__(self, "mixed_precision", spelled)
         if isinstance(self.background, (list, str)):
             if isinstance(self.background, str):
                 object.__setattr__(self, "background", self.background.split(","))
@@ -159,7 +213,7 @@ class Config:
             "gan_loss": GAN_LOSSES,
             "resize_method": RESIZE_METHODS,
             "lr_schedule": LR_SCHEDULES,
-            "mixed_precision": MIXED_PRECISION,
+            "mixed_precision": precision.PRECISIONS,
             "strategy": STRATEGIES,
             "layout": LAYOUTS,
         }
@@ -167,11 +221,10 @@ class Config:
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"--{name}={value!r} is not one of {', '.join(allowed)}.")
-        if self.preset and self.preset not in PRESETS:
-            raise ConfigError(
-                f"--preset={self.preset!r} is unknown; choose one of {', '.join(PRESETS)} "
-                "(see --list_presets)."
-            )
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"--{field.name}={value} is not a finite number.")
         positive = ("image_size", "batch_size", "epochs", "ngf", "ndf", "keep_checkpoints",
                     "save_every_epochs", "sample_every_epochs", "num_samples", "n_layers")
         for name in positive:
@@ -183,8 +236,8 @@ class Config:
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must be zero or positive, got {getattr(self, name)}.")
-        if self.lr <= 0:
-            raise ConfigError(f"--lr must be positive, got {self.lr}.")
+        if self.lr <= 0 or self.lr >= 1:
+            raise ConfigError(f"--lr must be between 0 and 1 (e.g. 2e-4), got {self.lr}.")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be in [0, 1), got {getattr(self, name)}.")
@@ -236,25 +289,30 @@ class Config:
         if self.keep_best.startswith(("fid_", "kid_")) and not self.eval_fid:
             raise ConfigError(f"--keep_best={self.keep_best} needs --eval_fid.")
 
+    @property
+    def generator_spec(self) -> "GeneratorSpec":
+        """What the chosen generator needs of its inputs and of training."""
+        return GENERATOR_SPECS[self.generator]
+
     def _validate_image_size(self) -> None:
-        size = self.image_size
-        if self.generator == "unet" and (size < 2 or size & (size - 1)):
-            raise ConfigError(
-                f"--image_size={size} does not suit --generator=unet, which needs a power of "
-                "two (for example 64, 128 or 256); use --generator=resnet for other sizes."
-            )
-        if self.generator in ("resnet", "encoder_decoder") and size % 4:
+        size, spec = self.image_size, self.generator_spec
+        if spec.power_of_two and (size < 2 or size & (size - 1)):
             raise ConfigError(
                 f"--image_size={size} does not suit --generator={self.generator}, which needs "
-                "a multiple of 4."
+                "a power of two (for example 64, 128 or 256); use --generator=resnet for other "
+                "sizes."
             )
-        if self.discriminator in ("tutorial", "patch", "patch_light", "patch_k3"):
-            min_size = 2 ** (self.n_layers + 2)
-            if size < min_size:
-                raise ConfigError(
-                    f"--image_size={size} is too small for a {self.n_layers}-layer "
-                    f"--discriminator={self.discriminator}; use at least {min_size}."
-                )
+        if not spec.power_of_two and size % spec.size_multiple(size):
+            raise ConfigError(
+                f"--image_size={size} does not suit --generator={self.generator}, which needs "
+                f"a multiple of {spec.size_multiple(size)}."
+            )
+        min_size = 2 ** (self.n_layers + 2)
+        if size < min_size:
+            raise ConfigError(
+                f"--image_size={size} is too small for a {self.n_layers}-layer "
+                f"--discriminator={self.discriminator}; use at least {min_size}."
+            )
 
     def check_resumable_with(self, saved: "Config") -> None:
         """Raises `ConfigError` if a checkpoint made under `saved` cannot load into self."""
@@ -264,9 +322,10 @@ class Config:
             f"--{name}: checkpoint has {getattr(saved, name)!r}, now {getattr(self, name)!r}"
             for name in ARCHITECTURE_FIELDS + ("image_size", "pool_size")
             if getattr(saved, name) != getattr(self, name)
-            and (name != "image_size" or self.generator == "unet" or self.pool_size)
+            and (name != "image_size" or self.generator_spec.size_in_weights or self.pool_size)
         ]
-        if (saved.mixed_precision == "fp16") != (self.mixed_precision == "fp16"):
+        if ((precision.resolve(saved.mixed_precision) == "fp16")
+                != (precision.resolve(self.mixed_precision) == "fp16")):
             diffs.append(f"--mixed_precision: checkpoint has {saved.mixed_precision!r}, now "
                          f"{self.mixed_precision!r} (only fp16 keeps a loss scale)")
         if diffs:
@@ -295,30 +354,42 @@ class Config:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"Unknown configuration keys: {', '.join(unknown)}.")
+            raise ConfigError(f"unknown key(s) {', '.join(unknown)}; they are not settings of "
+                              f"this version of cyclegan_tf.")
         return cls(**values)
+
+    def check_types(self) -> "Config":
+        """Raises `ConfigError` naming the key whose value has the wrong type; returns self."""
+        for field in dataclasses.fields(self):
+            value, default = getattr(self, field.name), field.default
+            kind = type(default)
+            ok = (isinstance(value, tuple) if kind is tuple else
+                  isinstance(value, bool) if kind is bool else
+                  isinstance(value, (int, float)) and not isinstance(value, bool)
+                  if kind is float else
+                  isinstance(value, int) and not isinstance(value, bool) if kind is int else
+                  isinstance(value, kind))
+            if not ok:
+                raise ConfigError(f"key {field.name!r} must be of type {kind.__name__}, got "
+                                  f"{value!r}.")
+        return self
 
     def replace(self, **changes: Any) -> "Config":
         """A copy with `changes` applied."""
         return dataclasses.replace(self, **changes)
 
 
-CONFIG_FILENAME = "config.json"
-
-
 def save_config(config: Config, directory: str) -> str:
     """Writes `config.json` into `directory` atomically and returns its path."""
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, CONFIG_FILENAME)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(config.to_json() + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(os.path.join(directory, CONFIG_FILENAME), config.to_json() + "\n")
 
 
 def load_config(path: str) -> Config:
-    """Reads a `config.json` file, or the one inside a run or export directory."""
+    """Reads a `config.json` file, or the one inside a run or export directory.
+
+    Raises `ConfigError` naming the file (and the key) when it is missing, is not JSON,
+    or holds an unknown key or a value of the wrong type.
+    """
     if os.path.isdir(path):
         candidates = [os.path.join(path, CONFIG_FILENAME),
                       os.path.join(path, "assets", CONFIG_FILENAME)]
@@ -326,98 +397,17 @@ def load_config(path: str) -> Config:
         if not found:
             raise ConfigError(f"No {CONFIG_FILENAME} in {path}; is it a cyclegan_tf run folder?")
         path = found[0]
-    with open(path) as f:
-        return Config.from_dict(json.load(f))
-
-
-# Presets. ------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    """A named, documented set of overrides of the `Config` defaults."""
-
-    description: str
-    overrides: Mapping[str, Any]
-
-    def config(self, name: str) -> Config:
-        """The full configuration this preset stands for."""
-        return Config(preset=name, **self.overrides)
-
-
-PRESETS: dict[str, Preset] = {
-    "tom2jerry": Preset(
-        "TensorFlow CycleGAN tutorial: UNet generator, tutorial PatchGAN, BCE loss, 256 px.",
-        dict(
-            generator="unet", discriminator="tutorial", norm="instance", gan_loss="vanilla",
-            lambda_cycle=10.0, lambda_identity=5.0, lr=2e-4, beta1=0.5, beta2=0.999,
-            image_size=256, resize_method="nearest", jitter=True, flip=True,
-            batch_size=1, epochs=10, save_every_epochs=5, keep_checkpoints=5,
-        ),
-    ),
-    "jojo": Preset(
-        "Lightweight real-to-anime: norm-free encoder-decoder (194k params), MSE loss, 128 px.",
-        dict(
-            generator="encoder_decoder", ngf=32, discriminator="patch_light", ndf=32,
-            n_layers=3, norm="none", gan_loss="lsgan", lambda_cycle=10.0, lambda_identity=5.0,
-            lr=2e-4, beta1=0.5, beta2=0.999, image_size=128, jitter=False,
-            resize_method="bilinear", batch_size=2, epochs=20, save_every_epochs=5,
-            sample_every_epochs=5,
-        ),
-    ),
-    "face2anime": Preset(
-        "Selfies to anime avatars: slim ResNet-3 (ngf 32), pool 50, linear decay, 128 px.",
-        dict(
-            generator="resnet", n_blocks=3, ngf=32, discriminator="patch_k3", ndf=64,
-            n_layers=3, norm="instance", gan_loss="lsgan", pool_size=50, lr=2e-4, beta1=0.5,
-            beta2=0.999, lr_schedule="linear", epochs=100, decay_epochs=50, image_size=128,
-            resize_method="bilinear", layout="trainAB", domain_a="selfie", domain_b="anime",
-        ),
-    ),
-    "human2cartoon": Preset(
-        "Faces to cartoon avatars: ResNet-4, 70x70 PatchGAN, MSE loss, mixed precision, 128 px.",
-        dict(
-            generator="resnet", n_blocks=4, ngf=64, discriminator="patch", ndf=64, n_layers=3,
-            norm="instance", gan_loss="lsgan", lambda_cycle=10.0, lambda_identity=5.0,
-            lr=2e-4, beta1=0.5, beta2=0.999, lr_schedule="constant", mixed_precision="auto",
-            image_size=128, resize_method="bilinear", background=(255, 255, 255),
-        ),
-    ),
-    "selfie2anime": Preset(
-        "Selfie to anime at 256 px: ResNet-9, 70x70 PatchGAN, no jitter, lr 1e-4, mixed precision.",
-        dict(
-            generator="resnet", n_blocks=9, ngf=64, discriminator="patch", ndf=64, n_layers=3,
-            norm="instance", gan_loss="lsgan", lambda_cycle=10.0, lambda_identity=2.5,
-            lr=1e-4, beta1=0.55, beta2=0.999, mixed_precision="auto", image_size=256,
-            jitter=False, resize_method="bilinear", batch_size=1, epochs=5,
-        ),
-    ),
-    "paper": Preset(
-        "CycleGAN paper defaults: ResNet-9 (ResNet-6 at 128 px), 70x70 PatchGAN, LSGAN, pool 50.",
-        dict(
-            generator="resnet", n_blocks=9, ngf=64, discriminator="patch", ndf=64, n_layers=3,
-            norm="instance", gan_loss="lsgan", lambda_cycle=10.0, lambda_identity=5.0,
-            pool_size=50, lr=2e-4, beta1=0.5, beta2=0.999, lr_schedule="linear", epochs=200,
-            decay_epochs=100, image_size=256, resize_method="bilinear",
-            jitter=True, flip=True, batch_size=1,
-        ),
-    ),
-}
-
-DEFAULT_PRESET = "tom2jerry"
-
-
-def preset_config(name: str, **overrides: Any) -> Config:
-    """The configuration of preset `name`, with `overrides` applied on top of it.
-
-    The `paper` preset follows the paper's rule of ResNet-6 at 128 px unless `n_blocks`
-    is overridden explicitly.
-    """
-    if name not in PRESETS:
-        raise ConfigError(
-            f"--preset={name!r} is unknown; choose one of {', '.join(PRESETS)} (see --list_presets)."
-        )
-    config = PRESETS[name].config(name).replace(**overrides)
-    if name == "paper" and "n_blocks" not in overrides and config.image_size <= 128:
-        config = config.replace(n_blocks=6)
-    return config
+    try:
+        with open(path, encoding="utf-8") as f:
+            values = json.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist.") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid JSON ({error}); restore it from a backup, or "
+                          "delete it to start the run over.") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path} must hold a JSON object of settings.")
+    try:
+        return Config.from_dict(values).check_types()
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
