@@ -25,7 +25,7 @@ else:
     # TensorFlow's C++ start-up chatter (oneDNN notices) hides a library user's output too.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+from cyclegan_tf.core.version import __version__
 
 _API = {
     "Config": ("cyclegan_tf.core.configs", "Config"),

@@ -32,10 +32,10 @@ from typing import TextIO
 
 import keras
 
-from cyclegan_tf import __version__
 from cyclegan_tf.core import configs
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.core.files import atomic_write_json
+from cyclegan_tf.core.version import __version__
 from cyclegan_tf.inference.generators import (
     DIRECTIONS,
     GENERATOR_NAMES,
