@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 
+import shutil
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -174,3 +176,20 @@ def test_read_image_turns_exif_rotated_photos_upright_at_full_size(tmp_path):
     image = translate.read_image(path)
     assert image.shape == upright.shape  # Upright size, not the stored (turned) one.
     assert np.abs(image.astype(int) - upright.astype(int)).mean() < 8  # JPEG noise only.
+
+
+def test_serving_base_folder_uses_the_highest_version(saved_models, tmp_path):
+    base = tmp_path / "models"
+    for version in ("1", "10", "2"):
+        shutil.copytree(os.path.join(saved_models, "a2b"), base / version)
+    (base / "notes").mkdir()  # Not a version: ignored, as TF Serving does.
+    translator = translate.Translator(str(base))
+    assert translator.description.startswith(f"SavedModel {base / '10'} ")
+    image = np.full((5, 7, 3), 128, np.uint8)
+    assert translator(image).shape == (5, 7, 3)
+    pil = translator(Image.fromarray(image).convert("RGBA"))
+    assert isinstance(pil, Image.Image) and pil.size == (7, 5) and pil.mode == "RGB"
+    with pytest.raises(translate.TranslateError, match="it holds: nothing"):
+        translate.Translator(str(base / "notes"))
+    with pytest.raises(translate.TranslateError, match="does not exist"):
+        translate.Translator(str(base / "missing"))
