@@ -8,7 +8,7 @@ from cyclegan_tf.cli import app
 from cyclegan_tf.core.configs import ConfigError
 from cyclegan_tf.inference.export import export_generator
 from cyclegan_tf.inference.generators import INFERENCE_PRECISIONS, ExportError
-from cyclegan_tf.inference.serving import SIGNATURES
+from cyclegan_tf.inference.serving import DEFAULT_MAX_PIXELS, SIGNATURES
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -29,13 +29,18 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                         "is about 2x faster on CPUs with AVX512_BF16 or AMX, outputs within a "
                         "few pixel levels of float32's; inputs and outputs stay as documented.",
                         flag_values=flag_values)
+    flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "The most pixels (height x width) "
+                         "of one image the SavedModel accepts; larger inputs are refused with "
+                         "an error (a guard against decompression bombs).",
+                         flag_values=flag_values)
     flags.mark_flags_as_required(["run_dir", "output"], flag_values=flag_values)
 
 
 def export_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> str:
     """Runs the export the parsed flags describe, prints where it went and returns it."""
     v = flag_values
-    output = export_generator(v.run_dir, v.output, v.direction, v.checkpoint, v.precision)
+    output = export_generator(v.run_dir, v.output, v.direction, v.checkpoint, v.precision,
+                              max_pixels=v.max_pixels)
     print(f"Exported {v.direction} ({v.precision}) from {v.run_dir} to {output}; "
           f"signatures: {', '.join(SIGNATURES)}.")
     return output

@@ -24,28 +24,28 @@ from __future__ import annotations
 import functools
 import json
 import os
-import platform
 import statistics
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cyclegan_tf.cli.quiet import import_tensorflow_quietly  # noqa: E402
+from cyclegan_tf.cli.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly(sys.argv)
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
-from cyclegan_tf.cli import app as cli  # noqa: E402
-from cyclegan_tf.cli.config_flags import config_from_flags, define_config_flags  # noqa: E402
-from cyclegan_tf.core import precision  # noqa: E402
-from cyclegan_tf.core.configs import Config, ConfigError  # noqa: E402
-from cyclegan_tf.nets import flops  # noqa: E402
-from cyclegan_tf.tools import benchmarking  # noqa: E402
-from cyclegan_tf.training.trainer import CycleGAN  # noqa: E402
+from cyclegan_tf.cli import app as cli
+from cyclegan_tf.cli.config_flags import config_from_flags, define_config_flags
+from cyclegan_tf.core import precision
+from cyclegan_tf.core.configs import Config, ConfigError
+from cyclegan_tf.nets import flops
+from cyclegan_tf.tools import benchmarking
+from cyclegan_tf.training.trainer import CycleGAN
 
 FLAGS = flags.FLAGS
 
@@ -79,25 +79,6 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_integer("precision_check_size", 32, "Image size of the --precision_check runs.")
     flags.DEFINE_float("precision_tolerance", 0.25, "Largest relative difference of the mean "
                        "losses (over the last quarter of the steps) that passes --precision_check.")
-
-
-def machine() -> dict[str, Any]:
-    """What the numbers were measured on, and how busy the machine was."""
-    model = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "cpu_bf16": precision.cpu_supports_bf16(),
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "tensorflow": tf.__version__,
-        "load_average": os.getloadavg(),
-    }
 
 
 def step_result(name: str, timing: benchmarking.Timing, config: Config,
@@ -233,7 +214,7 @@ def benchmark() -> None:
         raise ConfigError("Use --precision=float32|bf16|fp16|auto, not --mixed_precision.")
     config = config_from_flags().replace(mixed_precision=FLAGS.precision).validate()
     results: dict[str, Any] = {"argv": sys.argv, "config": config.to_dict(),
-                               "machine_before": machine(), "repeats": FLAGS.steps,
+                               "machine_before": benchmarking.machine(), "repeats": FLAGS.steps,
                                "warmup": FLAGS.warmup}
     if FLAGS.train:
         results["convolution_peak_tflop_per_s"] = convolution_peaks(
@@ -258,7 +239,7 @@ def benchmark() -> None:
                 for size, timing in timings.items()]
     if FLAGS.precision_check:
         results["precision_check"] = precision_check(config)
-    results["machine_after"] = machine()
+    results["machine_after"] = benchmarking.machine()
     print_table(results)
     print(f"Load average before {results['machine_before']['load_average']}, after "
           f"{results['machine_after']['load_average']}; each timing: the median of "

@@ -63,8 +63,8 @@ def text_file(path: str) -> None:
 
 
 def unsupported_format(path: str) -> None:
-    """A TIFF image with an image extension we accept."""
-    Image.fromarray(_quadrants()).save(path, "TIFF")
+    """A PPM image (a format Pillow reads but we do not) with an image extension we accept."""
+    Image.fromarray(_quadrants()).save(path, "PPM")
 
 
 BAD_FILES: dict[str, Callable[[str], None]] = {
@@ -72,7 +72,7 @@ BAD_FILES: dict[str, Callable[[str], None]] = {
     "truncated_end.png": truncated_png,
     "zero_bytes.jpg": zero_bytes,
     "text.png": text_file,
-    "tiff_inside.png": unsupported_format,
+    "ppm_inside.png": unsupported_format,
 }
 
 

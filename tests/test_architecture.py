@@ -83,7 +83,7 @@ def test_the_storeys_are_the_folders_the_docs_name():
 
 
 @pytest.mark.parametrize("literal", ['"checkpoints"', '"config.json"', '"samples"',
-                                     '"skipped_files.txt"', '"scan_cache.json"'])
+                                     '"skipped_files.jsonl"', '"scan_cache.json"'])
 def test_the_run_folder_has_one_owner(literal):
     owners = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
               if literal in path.read_text()]

@@ -63,6 +63,7 @@ def test_unknown_preset_names_the_flag_and_the_choices():
         preset_config("nope")
 
 
+@pytest.mark.fault("--lr nan, --lr -1, --lambda_cycle inf, --beta1 1.5", "refused at start, naming the flag")
 @pytest.mark.parametrize("changes, flag", [
     (dict(lr=float("nan")), "--lr=nan"), (dict(lr=-1.0), "--lr"),
     (dict(lambda_cycle=float("inf")), "--lambda_cycle=inf"), (dict(beta1=1.5), "--beta1"),
@@ -72,6 +73,7 @@ def test_non_finite_and_out_of_range_numbers_are_refused(changes, flag):
         Config(**changes).validate()
 
 
+@pytest.mark.fault("corrupt or hand-edited config.json", "error naming the key and the file")
 def test_a_damaged_config_file_names_the_file_and_the_key(tmp_path):
     path = tmp_path / "config.json"
     path.write_text("{not json")

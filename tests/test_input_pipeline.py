@@ -126,7 +126,7 @@ def test_missing_and_empty_folders_are_clear_errors(tmp_path):
         find_domain_files(Config(domain_a="a", domain_b="b", data_dir=str(tmp_path)))
     os.makedirs(tmp_path / "b")
     (tmp_path / "b" / "notes.txt").write_text("not an image")
-    with pytest.raises(DataError, match="holds no images.*JPEG, PNG, BMP or GIF"):
+    with pytest.raises(DataError, match="holds no images.*JPEG, PNG, BMP, GIF, WebP or TIFF"):
         find_domain_files(Config(domain_a="a", domain_b="b", data_dir=str(tmp_path)))
     with pytest.raises(DataError, match="--data_dir"):
         find_domain_files(Config(data_dir=str(tmp_path / "nowhere")))

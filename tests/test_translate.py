@@ -86,7 +86,7 @@ def test_equal_sizes_are_batched_and_outputs_keep_their_names(photos, tmp_path, 
     batches = []
 
     class Identity:
-        background, description = (255, 255, 255), "identity"
+        background, description, max_pixels = (255, 255, 255), "identity", 10**9
 
         def __init__(self, path: str, direction: str | None):
             del path, direction

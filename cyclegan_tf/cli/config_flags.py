@@ -8,7 +8,8 @@ flags into a `Config`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from absl import flags
 
@@ -20,10 +21,11 @@ FLAG_GROUPS = {
     "data": ("preset", "domain_a", "domain_b", "data_dir", "tfds", "layout", "image_size",
              "load_size", "resize_method", "jitter", "flip", "background", "cache", "seed",
              "batch_size"),
-    "model": ("generator", "ngf", "n_blocks", "norm", "discriminator", "ndf", "n_layers"),
-    "loss": ("gan_loss", "lambda_cycle", "lambda_identity"),
+    "model": ("generator", "ngf", "n_blocks", "norm", "discriminator", "ndf", "n_layers",
+              "upsample", "antialias", "identity_start"),
+    "loss": ("gan_loss", "lambda_cycle", "lambda_identity", "lambda_color", "diffaugment"),
     "optimisation": ("lr", "beta1", "beta2", "lr_schedule", "decay_epochs", "pool_size",
-                     "epochs", "steps_per_epoch", "strategy"),
+                     "ema_decay", "epochs", "steps_per_epoch", "strategy"),
     "precision": ("mixed_precision",),
     "output": ("output_dir", "save_every_epochs", "save_every_steps", "keep_checkpoints",
                "sample_every_epochs", "num_samples", "profile_steps", "list_presets"),

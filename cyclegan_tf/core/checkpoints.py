@@ -8,13 +8,15 @@ does not restore is passed over for the one before it, here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import math
 import os
 import re
 import shutil
-from typing import Any, Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 import tensorflow as tf
 
@@ -22,6 +24,10 @@ from cyclegan_tf.core.files import atomic_write_json
 
 CHECKPOINT_NAME = "ckpt"
 BEST_FILE = "best.json"
+
+
+# The checkpoint names of the generators' weight averages (with --ema_decay), by network.
+AVERAGES = {"generator_g": "generator_g_ema", "generator_f": "generator_f_ema"}
 
 
 class CheckpointError(RuntimeError):
@@ -61,6 +67,42 @@ def manager(checkpoint: tf.train.Checkpoint, directory: str,
     """The `tf.train.CheckpointManager` that saves `checkpoint` into `directory`."""
     return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=keep,
                                       checkpoint_name=CHECKPOINT_NAME)
+
+
+def _prefix_bytes(prefix: str) -> int:
+    """The size of a saved checkpoint's files (index and data), in bytes."""
+    return sum(os.path.getsize(path) for path in glob.glob(glob.escape(prefix) + ".*"))
+
+
+def save(manager: tf.train.CheckpointManager, step: int, estimated_bytes: int) -> str:
+    """`manager.save(checkpoint_number=step)`; a failed write is a clear `CheckpointError`.
+
+    When the disk is full (or the write fails otherwise), the half-written files are
+    removed and the error says how much space a checkpoint needs (the size of the
+    newest one, or `estimated_bytes` before there is one) and which checkpoint a restart
+    resumes from; that one is untouched, as TensorFlow updates the state file only after a
+    complete write.
+    """
+    directory = manager.directory
+    try:
+        return manager.save(checkpoint_number=step)
+    except (OSError, tf.errors.OpError) as error:
+        prefix = os.path.join(directory, f"{CHECKPOINT_NAME}-{step}")
+        shutil.rmtree(prefix + "_temp", ignore_errors=True)
+        for partial in glob.glob(glob.escape(prefix) + ".*"):
+            with contextlib.suppress(OSError):
+                os.remove(partial)
+        latest = manager.latest_checkpoint
+        needed = _prefix_bytes(latest) if latest else estimated_bytes
+        free = shutil.disk_usage(directory).free
+        message = getattr(error, "message", None) or error.strerror or str(error)
+        raise CheckpointError(
+            f"Saving checkpoint {prefix} failed: {message.splitlines()[0]}. A checkpoint "
+            f"needs about {needed / 2**20:.0f} MB and {directory} has {free / 2**20:.0f} MB "
+            f"free. " + (f"Nothing was lost: {latest} is intact and the run resumes from it; "
+                         if latest else "No checkpoint was saved yet; ")
+            + "free some space (or lower --keep_checkpoints) and run the same command again."
+        ) from None
 
 
 def _reason(error: Exception) -> str:

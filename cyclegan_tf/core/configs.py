@@ -11,7 +11,8 @@ import dataclasses
 import json
 import math
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from cyclegan_tf.core import precision
 from cyclegan_tf.core.files import atomic_write_text
@@ -23,14 +24,16 @@ GAN_LOSSES = ("vanilla", "lsgan")
 RESIZE_METHODS = ("nearest", "bilinear")
 LR_SCHEDULES = ("constant", "linear")
 LAYOUTS = ("auto", "folders", "trainAB")
+UPSAMPLINGS = ("transpose", "resize")
+AUGMENTATIONS = ("color", "translation", "cutout")
 STRATEGIES = ("default", "mirrored", "multiworker")
 # Metrics the in-training evaluation reports, which --keep_best can select (see
 # cyclegan_tf.metrics): higher is better for psnr, lower for l1, fid and kid.
 KEEP_BEST_METRICS = ("cycle_psnr_a", "cycle_psnr_b", "cycle_l1_a", "cycle_l1_b",
                      "identity_l1_a", "identity_l1_b", "fid_a", "fid_b", "kid_a", "kid_b")
 
-# Fields that decide the shapes of the networks' variables: a checkpoint can only be
-# resumed by a configuration that agrees on all of them.
+# Fields that decide the networks' variables or what the networks compute: a checkpoint
+# can only be resumed by a configuration that agrees on all of them.
 ARCHITECTURE_FIELDS = (
     "generator",
     "ngf",
@@ -39,6 +42,9 @@ ARCHITECTURE_FIELDS = (
     "discriminator",
     "ndf",
     "n_layers",
+    "upsample",
+    "antialias",
+    "identity_start",
 )
 
 
@@ -131,11 +137,28 @@ class Config:
         "tutorial", "Discriminator: tutorial, patch (70x70 PatchGAN), patch_light or patch_k3.")
     ndf: int = _field(64, "Filters in the discriminators' first layer.")
     n_layers: int = _field(3, "Stride-2 convolutions of the patch discriminators.")
+    upsample: str = _field(
+        "transpose", "Generator upsampling: transpose (transposed convolution, as the "
+        "references) or resize (nearest-neighbour x2 then a convolution: no checkerboards).")
+    antialias: bool = _field(
+        False, "Blur (a 3x3 binomial filter) before every stride-2 convolution of all four "
+        "networks: anti-aliased downsampling.")
+    identity_start: bool = _field(
+        False, "Generators start as the identity: the output is the input plus a residual "
+        "that starts at zero (the last layer, and a per-pixel colour path on the input), "
+        "clipped to [-1, 1] in inference, so training starts from copying the input.")
 
     # Losses.
     gan_loss: str = _field("vanilla", "Adversarial loss: vanilla (BCE from logits) or lsgan (MSE).")
     lambda_cycle: float = _field(10.0, "Weight of the cycle-consistency L1 loss.")
     lambda_identity: float = _field(5.0, "Weight of the identity L1 loss (0 turns it off).")
+    lambda_color: float = _field(
+        0.0, "Weight of a colour-consistency L1 loss between each generator's input and "
+        "output, both average-pooled to 1/16 of the image size (keeps colours and layout "
+        "when the domains' subjects differ); 0 is off.")
+    diffaugment: str = _field(
+        "", "Differentiable augmentation of every discriminator input, a comma list of "
+        "color, translation, cutout (DiffAugment, for small datasets); empty is off.")
 
     # Optimisation.
     lr: float = _field(2e-4, "Adam learning rate of all four networks.")
@@ -144,6 +167,9 @@ class Config:
     lr_schedule: str = _field("constant", "constant, or linear: decay to zero over the last --decay_epochs.")
     decay_epochs: int = _field(0, "With --lr_schedule=linear: epochs of linear decay at the end.")
     pool_size: int = _field(0, "Image pool of past fakes shown to the discriminators; 0 is off.")
+    ema_decay: float = _field(
+        0.0, "Keep an exponential moving average of the generators' weights with this decay "
+        "(e.g. 0.999), used for samples, evaluation and export; 0 is off.")
     mixed_precision: str = _field(
         "float32", "float32, auto (fp16 with loss scaling on a GPU; bf16 on a CPU with native "
         "bf16, else float32), bf16 or fp16 (off is float32). A bare --mixed_precision means "
@@ -198,13 +224,18 @@ class Config:
         return self.load_size or round(self.image_size * 286 / 256)
 
     @property
+    def augmentations(self) -> tuple[str, ...]:
+        """The --diffaugment policies, in the order given."""
+        return tuple(p.strip() for p in self.diffaugment.split(",") if p.strip())
+
+    @property
     def resolved_output_dir(self) -> str:
         """Where the run writes checkpoints, logs, samples and `config.json`."""
         return self.output_dir or os.path.join("runs", f"{self.domain_a}2{self.domain_b}")
 
     # Validation. -----------------------------------------------------------------------
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         """Raises `ConfigError` naming the flag(s) at fault; returns self when all is well."""
         choices = {
             "generator": GENERATORS,
@@ -216,6 +247,7 @@ class Config:
             "mixed_precision": precision.PRECISIONS,
             "strategy": STRATEGIES,
             "layout": LAYOUTS,
+            "upsample": UPSAMPLINGS,
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -231,11 +263,18 @@ class Config:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}.")
         non_negative = ("load_size", "steps_per_epoch", "save_every_steps", "pool_size",
-                        "decay_epochs", "lambda_cycle", "lambda_identity", "n_blocks",
+                        "decay_epochs", "lambda_cycle", "lambda_identity", "lambda_color",
+                        "n_blocks",
                         "eval_every_epochs", "eval_images", "seed")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must be zero or positive, got {getattr(self, name)}.")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"--ema_decay must be in [0, 1) (e.g. 0.999), got {self.ema_decay}.")
+        unknown = sorted(set(self.augmentations) - set(AUGMENTATIONS))
+        if unknown:
+            raise ConfigError(f"--diffaugment={self.diffaugment!r}: {', '.join(unknown)} is not "
+                              f"one of {', '.join(AUGMENTATIONS)}.")
         if self.lr <= 0 or self.lr >= 1:
             raise ConfigError(f"--lr must be between 0 and 1 (e.g. 2e-4), got {self.lr}.")
         for name in ("beta1", "beta2"):
@@ -290,7 +329,7 @@ class Config:
             raise ConfigError(f"--keep_best={self.keep_best} needs --eval_fid.")
 
     @property
-    def generator_spec(self) -> "GeneratorSpec":
+    def generator_spec(self) -> GeneratorSpec:
         """What the chosen generator needs of its inputs and of training."""
         return GENERATOR_SPECS[self.generator]
 
@@ -314,7 +353,7 @@ class Config:
                 f"--discriminator={self.discriminator}; use at least {min_size}."
             )
 
-    def check_resumable_with(self, saved: "Config") -> None:
+    def check_resumable_with(self, saved: Config) -> None:
         """Raises `ConfigError` if a checkpoint made under `saved` cannot load into self."""
         # The image pools' buffers are (pool_size, image_size, image_size, 3) variables, and
         # only fp16 adds loss-scale variables to the optimizers.
@@ -324,6 +363,9 @@ class Config:
             if getattr(saved, name) != getattr(self, name)
             and (name != "image_size" or self.generator_spec.size_in_weights or self.pool_size)
         ]
+        if bool(saved.ema_decay) != bool(self.ema_decay):
+            diffs.append(f"--ema_decay: checkpoint has {saved.ema_decay!r}, now "
+                         f"{self.ema_decay!r} (the moving average is part of the checkpoint)")
         if ((precision.resolve(saved.mixed_precision) == "fp16")
                 != (precision.resolve(self.mixed_precision) == "fp16")):
             diffs.append(f"--mixed_precision: checkpoint has {saved.mixed_precision!r}, now "
@@ -349,7 +391,7 @@ class Config:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "Config":
+    def from_dict(cls, values: Mapping[str, Any]) -> Config:
         """Builds a Config from `to_dict` output; unknown keys are an error."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -358,7 +400,7 @@ class Config:
                               f"this version of cyclegan_tf.")
         return cls(**values)
 
-    def check_types(self) -> "Config":
+    def check_types(self) -> Config:
         """Raises `ConfigError` naming the key whose value has the wrong type; returns self."""
         for field in dataclasses.fields(self):
             value, default = getattr(self, field.name), field.default
@@ -374,7 +416,7 @@ class Config:
                                   f"{value!r}.")
         return self
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         """A copy with `changes` applied."""
         return dataclasses.replace(self, **changes)
 

@@ -36,3 +36,11 @@ def atomic_write_text(path: str, text: str) -> str:
 def atomic_write_json(path: str, value: Any, indent: int | None = 2) -> str:
     """Writes `value` as JSON (sorted keys, a final newline) to `path` atomically."""
     return atomic_write_text(path, json.dumps(value, indent=indent, sort_keys=True) + "\n")
+
+
+def printable_path(path: str) -> str:
+    """`path` fit for a one-line message: control characters (a newline in a file name)
+    and bytes that are not UTF-8 are shown as backslash escapes; other names unchanged."""
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)

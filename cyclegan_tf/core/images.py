@@ -6,7 +6,9 @@ functions here are TensorFlow ops, so the exported graphs and the Python code sh
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -25,7 +27,21 @@ def to_uint8(images: tf.Tensor) -> tf.Tensor:
 
 
 def save_png(image: np.ndarray, path: str) -> str:
-    """Writes a uint8 [H, W, 3] array as a PNG file and returns `path`."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    Image.fromarray(np.asarray(image)).save(path, format="PNG")
+    """Writes a uint8 [H, W, 3] array as a PNG file and returns `path`.
+
+    The file is written beside `path` and renamed onto it: a reader never sees half a
+    file, and a symbolic link at `path` is replaced, never followed.
+    """
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(np.asarray(image)).save(f, format="PNG")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
     return path

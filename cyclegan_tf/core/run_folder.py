@@ -8,7 +8,7 @@
     RUN/eval/              metrics.json of `python -m cyclegan_tf.evaluate`
     RUN/curves.png         loss curves, drawn when training ends
     RUN/scan_cache.json    what the image scan learnt, to skip re-checking unchanged files
-    RUN/skipped_files.txt  images left out, one `path<TAB>reason` per line
+    RUN/skipped_files.jsonl  images left out, one JSON object {"path", "reason"} per line
     RUN/.lock              held by the trainer for the whole run (PID and host inside)
 
 No other module spells these names.
@@ -24,7 +24,7 @@ import json
 import os
 import socket
 import time
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from cyclegan_tf.core.files import atomic_write_text
 
@@ -88,7 +88,7 @@ class RunFolder:
     @property
     def skipped_files(self) -> str:
         """The list of images left out of training, and why."""
-        return os.path.join(self.root, "skipped_files.txt")
+        return os.path.join(self.root, "skipped_files.jsonl")
 
     @property
     def lock_file(self) -> str:
@@ -105,9 +105,23 @@ class RunFolder:
         return os.path.isfile(self.config)
 
     def write_skipped(self, skipped: Mapping[str, str]) -> str:
-        """Writes the skip list (an empty file when nothing was skipped); returns its path."""
-        return atomic_write_text(self.skipped_files,
-                                 "".join(f"{name}\t{reason}\n" for name, reason in skipped.items()))
+        """Writes the skip list (an empty file when nothing was skipped); returns its path.
+
+        JSON lines survive any file name: a newline in it is escaped, and bytes that are
+        not UTF-8 are kept as the lone surrogates Python reads them as (`os.fsencode`
+        turns them back into the name's bytes).
+        """
+        return atomic_write_text(self.skipped_files, "".join(
+            json.dumps({"path": path, "reason": reason}) + "\n"
+            for path, reason in skipped.items()))
+
+    def read_skipped(self) -> dict[str, str]:
+        """The skip list `write_skipped` wrote, by path (empty when there is none)."""
+        if not os.path.exists(self.skipped_files):
+            return {}
+        with open(self.skipped_files, encoding="utf-8") as f:
+            entries = [json.loads(line) for line in f if line.strip()]
+        return {entry["path"]: entry["reason"] for entry in entries}
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

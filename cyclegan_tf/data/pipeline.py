@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from cyclegan_tf.core.configs import Config
-from cyclegan_tf.data.scan import ScanResult, decode_with_pillow, scan_images
+from cyclegan_tf.data.scan import FileGuard, ScanResult, decode_with_pillow, scan_images
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-ACCEPTED_FORMATS = "JPEG, PNG, BMP or GIF (" + ", ".join(IMAGE_EXTENSIONS) + ")"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+ACCEPTED_FORMATS = "JPEG, PNG, BMP, GIF, WebP or TIFF (" + ", ".join(IMAGE_EXTENSIONS) + ")"
+# Image files we do not read. They are listed (and then skipped by the scan, by name and
+# format) rather than silently ignored, so a folder of HEIC phone photos is not a mystery.
+UNSUPPORTED_EXTENSIONS = (".heic", ".heif", ".avif", ".jxl", ".jp2", ".psd", ".svg", ".ico",
+                          ".tga", ".ppm", ".pgm", ".exr", ".hdr", ".dng", ".cr2", ".nef",
+                          ".arw", ".raw")
 
 
 class DataError(ValueError):
@@ -30,9 +35,10 @@ class DataError(ValueError):
 
 
 def list_images(folder: str) -> list[str]:
-    """The image files directly inside `folder`, sorted by name.
+    """The image files directly inside `folder`, sorted by name: those we read, and those
+    in a known image format we do not read (the scan skips them, naming the format).
 
-    Raises `DataError` naming the folder when it is missing or holds no images.
+    Raises `DataError` naming the folder when it is missing or holds no images we read.
     """
     if not os.path.isdir(folder):
         raise DataError(f"Image folder {folder!r} does not exist; it should hold the domain's "
@@ -40,9 +46,10 @@ def list_images(folder: str) -> list[str]:
     files = sorted(
         os.path.join(folder, name)
         for name in os.listdir(folder)
-        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+        if name.lower().endswith(IMAGE_EXTENSIONS + UNSUPPORTED_EXTENSIONS)
+        and not name.startswith(".")
     )
-    if not files:
+    if not any(path.lower().endswith(IMAGE_EXTENSIONS) for path in files):
         raise DataError(f"Image folder {folder!r} holds no images; accepted: {ACCEPTED_FORMATS}.")
     return files
 
@@ -94,7 +101,21 @@ def find_domain_files(config: Config) -> tuple[DomainFiles, DomainFiles]:
                 f"Folders in {data_dir!r}: {', '.join(present) or 'none'}. Accepted images: "
                 f"{ACCEPTED_FORMATS}."
             )
+    _check_distinct(os.path.join(data_dir, config.domain_a), os.path.join(data_dir, config.domain_b))
     return _folder_layout(data_dir, config.domain_a), _folder_layout(data_dir, config.domain_b)
+
+
+def _check_distinct(folder_a: str, folder_b: str) -> None:
+    """Raises `DataError` when the two domains' folders are one, or one holds the other."""
+    real_a, real_b = os.path.realpath(folder_a), os.path.realpath(folder_b)
+    if real_a == real_b:
+        raise DataError(f"--domain_a and --domain_b name the same folder ({real_a!r}); "
+                        "give each domain its own folder.")
+    for inner, outer, flags in ((real_a, real_b, "--domain_a is inside --domain_b"),
+                                (real_b, real_a, "--domain_b is inside --domain_a")):
+        if os.path.commonpath([inner, outer]) == outer:
+            raise DataError(f"{flags} ({inner!r} in {outer!r}); the domains' folders must "
+                            "not overlap.")
 
 
 # Decoding and augmentation. ------------------------------------------------------------
@@ -180,12 +201,13 @@ class ImageSource:
     decode: Callable[[tf.Tensor], tf.Tensor]
     length: int
     name: str
+    paths: bool = False  # Whether the elements are file paths.
 
     def images(self) -> tf.data.Dataset:
         """The decoded images in order."""
         return self.elements.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def cached(self, size: int, method: str) -> "ImageSource":
+    def cached(self, size: int, method: str) -> ImageSource:
         """The same images decoded once, resized to `size` and kept in memory as uint8."""
         decode = self.decode
         images = self.elements.map(
@@ -213,18 +235,29 @@ def file_source(files: Sequence[str], config: Config, name: str,
                        lambda: decode_file_with_pillow(path, min_size, background),
                        lambda: decode_image(tf.io.read_file(path), background))
 
-    return ImageSource(tf.data.Dataset.from_tensor_slices(list(files)), decode, len(files), name)
+    return ImageSource(tf.data.Dataset.from_tensor_slices(list(files)), decode, len(files), name,
+                       paths=True)
+
+
+def check_tfds_name(name: str) -> None:
+    """Raises `DataError` listing the valid `cycle_gan/*` names unless `name` is one
+    (optionally with a version, e.g. cycle_gan/horse2zebra:3.0.0)."""
+    import tensorflow_datasets as tfds  # Imported lazily: slow, and only needed here.
+
+    configs = list(tfds.builder_cls("cycle_gan").builder_configs)
+    family, _, rest = name.partition("/")
+    if family != "cycle_gan" or rest.split(":")[0] not in configs:
+        raise DataError(
+            f"--tfds={name!r} is not a TFDS CycleGAN dataset; use one of "
+            f"{', '.join('cycle_gan/' + c for c in configs)} (only the cycle_gan/* datasets "
+            "have the trainA/trainB/testA/testB splits).")
 
 
 def tfds_sources(config: Config) -> tuple[ImageSource, ImageSource, ImageSource, ImageSource]:
     """trainA, trainB, testA and testB of a TFDS `cycle_gan/*` dataset."""
     import tensorflow_datasets as tfds  # Imported lazily: slow, and only needed here.
 
-    if not config.tfds.startswith("cycle_gan/"):
-        raise DataError(
-            f"--tfds={config.tfds!r}: only the cycle_gan/* datasets (trainA/trainB/testA/"
-            "testB splits) are supported, e.g. cycle_gan/horse2zebra."
-        )
+    check_tfds_name(config.tfds)
     splits = ["trainA", "trainB", "testA", "testB"]
     datasets = tfds.load(config.tfds, split=splits, shuffle_files=False,
                          decoders={"image": tfds.decode.SkipDecoding()})
@@ -258,22 +291,26 @@ class UnpairedData:
     def __init__(self, config: Config, scan_cache: str | None = None):
         self.config = config
         self.scan = ScanResult({})
+        self.guard: FileGuard | None = None
         if config.tfds:
             self.train_a, self.train_b, self.test_a, self.test_b = tfds_sources(config)
         else:
             files_a, files_b = find_domain_files(config)
             self.scan = scan_images(files_a.train + files_a.test + files_b.train + files_b.test,
                                     scan_cache)
-            self.train_a = self._scanned_source(files_a.train, f"{config.domain_a}/train")
-            self.train_b = self._scanned_source(files_b.train, f"{config.domain_b}/train")
-            self.test_a = self._scanned_source(files_a.test, f"{config.domain_a}/test")
-            self.test_b = self._scanned_source(files_b.test, f"{config.domain_b}/test")
+            self.train_a = self._scanned_source(files_a.train)
+            self.train_b = self._scanned_source(files_b.train)
+            self.test_a = self._scanned_source(files_a.test)
+            self.test_b = self._scanned_source(files_b.test)
+            self.guard = FileGuard(self.scan.identities)
         if config.cache:
             size, method = config.resolved_load_size, config.resize_method
             self.train_a = self.train_a.cached(size, method)
             self.train_b = self.train_b.cached(size, method)
 
-    def _scanned_source(self, files: list[str], name: str) -> ImageSource:
+    def _scanned_source(self, files: list[str]) -> ImageSource:
+        """The usable `files`, named by their folder under --data_dir (e.g. tom/train)."""
+        name = os.path.relpath(os.path.dirname(files[0]), self.config.data_dir)
         usable = self.scan.usable(files)
         if not usable:
             raise DataError(
@@ -316,6 +353,7 @@ class UnpairedData:
         seed = config.seed
 
         decode_a, decode_b = self.train_a.decode, self.train_b.decode
+        guarded = self.guard is not None and self.train_a.paths and self.train_b.paths
 
         def load(pair, position):
             base = tf.stack([tf.constant(seed, tf.int64), epoch * 2**32 + position])
@@ -323,7 +361,23 @@ class UnpairedData:
             return (augment(decode_a(pair[0]), seed_a, config),
                     augment(decode_b(pair[1]), seed_b, config))
 
-        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        def load_guarded(pair, position):
+            # A file that vanished or broke since the scan is dropped (with its partner),
+            # not read: the loop names it and training goes on.
+            usable = tf.numpy_function(
+                lambda a, b: np.bool_(self.guard.check(os.fsdecode(a))
+                                      & self.guard.check(os.fsdecode(b))),
+                [pair[0], pair[1]], tf.bool, stateful=True)
+            usable.set_shape([])
+            empty = tf.zeros([config.image_size, config.image_size, 3])
+            return tf.cond(usable, lambda: load(pair, position) + (usable,),
+                           lambda: (empty, empty, usable))
+
+        if guarded:
+            dataset = (dataset.map(load_guarded, num_parallel_calls=tf.data.AUTOTUNE)
+                       .filter(lambda a, b, usable: usable).map(lambda a, b, usable: (a, b)))
+        else:
+            dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
     def test_batch(self, domain: str, count: int) -> tf.Tensor:

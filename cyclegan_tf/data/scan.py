@@ -2,8 +2,11 @@
 
 `scan_images` decodes every file once, in parallel, with the decoder the input pipeline
 will use for it, so a file that passes the scan cannot crash an epoch; files that fail are
-reported with a reason and left out. Results are cached by (path, size, mtime) in a JSON
-file, so a second start only stats the files.
+reported with a reason and left out. Results are cached by path and (size, mtime, ctime,
+inode) in a JSON file, so a second start only stats the files; a rewritten file changes
+its ctime even when its size and mtime are kept, so it is checked again. During training,
+`FileGuard` stats each file before it is read, and a file that vanished, or changed and no
+longer decodes, is skipped for the rest of the run instead of crashing it.
 
 TensorFlow's decoders read most files, but they ignore EXIF orientation, read palette BMPs
 as gray, lose GIF transparency and always decode at full size. Such files go through
@@ -18,24 +21,26 @@ import dataclasses
 import json
 import os
 import re
+import threading
 import time
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from cyclegan_tf.core.files import atomic_write_json
+from cyclegan_tf.core.files import atomic_write_json, printable_path
 
 # Pillow's names of the formats we read; MPO is the multi-picture JPEG of some cameras.
-FORMATS = ("JPEG", "MPO", "PNG", "BMP", "GIF")
-# Formats TensorFlow decodes wrongly: palette BMPs come out gray, transparent GIF pixels black.
-PILLOW_FORMATS = ("BMP", "GIF")
+FORMATS = ("JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP", "TIFF")
+# Formats TensorFlow decodes wrongly (palette BMPs come out gray, transparent GIF pixels
+# black) or not at all (WebP, TIFF; 16-bit TIFFs are scaled to 8 bits, not truncated).
+PILLOW_FORMATS = ("BMP", "GIF", "WEBP", "TIFF")
 # Images with more pixels than this are decoded downscaled by Pillow: decoded full-size
 # as float32 RGB by TensorFlow they would cost over 100 MB each.
 LARGE_PIXELS = 2048 * 1024
 EXIF_ORIENTATION = 0x0112
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 # The scan decodes Pillow-path files at this size: as strict about broken data, and cheap.
 _SCAN_SIZE = 8
 
@@ -64,6 +69,7 @@ class ScanResult:
     images: Mapping[str, ImageInfo]
     cached: int = 0  # Files found unchanged in the cache, so not read again.
     seconds: float = 0.0
+    identities: Mapping[str, Mapping[str, int]] = dataclasses.field(default_factory=dict)
 
     @property
     def skipped(self) -> dict[str, str]:
@@ -88,7 +94,8 @@ class ScanResult:
         if skipped:
             lines.append(f"Skipping {len(skipped)} that cannot be decoded (all listed in "
                          f"{skipped_list}):")
-            lines += [f"  {path}: {reason}" for path, reason in list(skipped.items())[:limit]]
+            lines += [f"  {printable_path(path)}: {reason}"
+                      for path, reason in list(skipped.items())[:limit]]
             if len(skipped) > limit:
                 lines.append(f"  ... and {len(skipped) - limit} more.")
         return "\n".join(lines)
@@ -114,7 +121,7 @@ def scan_images(paths: Sequence[str], cache_path: str | None = None,
             images[path] = ImageInfo(error=f"cannot be read: {error.strerror}")
             continue
         key = os.path.abspath(path)
-        entries[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        entries[key] = file_identity(stat)
         cached = cache.get(key, {})
         if "info" in cached and all(cached.get(k) == v for k, v in entries[key].items()):
             images[path] = ImageInfo(**cached["info"])
@@ -131,8 +138,66 @@ def scan_images(paths: Sequence[str], cache_path: str | None = None,
             if key in entries:
                 entries[key]["info"] = dataclasses.asdict(info)
         _write_cache(cache_path, entries)
+    identities = {path: entries[os.path.abspath(path)] for path in dict.fromkeys(paths)
+                  if os.path.abspath(path) in entries}
     return ScanResult({path: images[path] for path in dict.fromkeys(paths)}, cached_count,
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, identities)
+
+
+def file_identity(stat: os.stat_result) -> dict[str, int]:
+    """What tells that a file is unchanged: size, mtime, ctime (set by the kernel on every
+    write, so a rewrite that restores the mtime still shows) and inode (a replacement)."""
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns,
+            "inode": stat.st_ino}
+
+
+class FileGuard:
+    """Checks, just before the pipeline reads a file, that it is still the file the scan
+    passed; a file that vanished, or changed and no longer decodes, fails from then on.
+
+    `check` is called from the input pipeline's threads; `take_failures` hands the new
+    failures (path and reason) to the training loop, which names them and adds them to
+    the skip list.
+    """
+
+    def __init__(self, identities: Mapping[str, Mapping[str, int]]):
+        self._identities = dict(identities)  # By path: as the scan saw each file.
+        self._failed: dict[str, str] = {}
+        self._new: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def check(self, path: str) -> bool:
+        """Whether `path` can still be read as the image the scan saw."""
+        if path in self._failed:
+            return False
+        try:
+            identity = file_identity(os.stat(path))
+        except OSError as error:
+            return self._fail(path, f"vanished during training ({error.strerror})")
+        if self._identities.get(path) == identity:
+            return True
+        info = inspect_image(path)  # Changed since it was last checked: check it again.
+        if info.error:
+            return self._fail(path, f"changed during training: {info.error}")
+        self._identities[path] = identity
+        return True
+
+    def _fail(self, path: str, reason: str) -> bool:
+        with self._lock:
+            if path not in self._failed:
+                self._failed[path] = self._new[path] = reason
+        return False
+
+    def take_failures(self) -> dict[str, str]:
+        """The failures since the last call, by path."""
+        with self._lock:
+            new, self._new = self._new, {}
+        return new
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """Every file that failed during training, with the reason."""
+        return dict(self._failed)
 
 
 def inspect_image(path: str) -> ImageInfo:
@@ -143,13 +208,19 @@ def inspect_image(path: str) -> ImageInfo:
             info = ImageInfo(image.format or "", image.width, image.height, _orientation(image))
         if info.format not in FORMATS:
             return dataclasses.replace(
-                info, error=f"{info.format} is not a supported format (JPEG, PNG, BMP or GIF)")
+                info, error=f"{info.format} is not a supported format (JPEG, PNG, BMP, GIF, "
+                            "WebP or TIFF); convert it to PNG or JPEG")
         if info.needs_pillow:
             decode_with_pillow(path, _SCAN_SIZE)
         else:
             # The same call as `input_pipeline.decode_image`, so the pipeline cannot fail.
             tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
     except UnidentifiedImageError:
+        kind = os.path.splitext(path)[1].lstrip(".").upper()
+        if kind in ("HEIC", "HEIF", "AVIF", "JXL", "JP2", "PSD", "SVG", "EXR", "HDR", "DNG",
+                    "CR2", "NEF", "ARW", "RAW"):
+            return dataclasses.replace(info, error=f"{kind} is not a supported format; "
+                                                   "convert it to PNG or JPEG")
         return dataclasses.replace(info, error="not an image, or in a format Pillow cannot read")
     except Image.DecompressionBombError as error:
         return dataclasses.replace(info, error=f"too large to decode safely ({error})")

@@ -17,8 +17,12 @@ its layers in bfloat16 (the float32 weights cast once per call; inputs, outputs 
 last layer stay float32): about 2x faster on CPUs with AVX512_BF16 or AMX, output pixels
 within a few levels of the float32 model's, but slow on CPUs that must emulate bfloat16.
 
+Every signature refuses an image of more than `max_pixels` pixels (default
+`serving.DEFAULT_MAX_PIXELS`, 4096 x 4096) with an error, `translate_bytes` before decoding
+it, so a small file that declares a huge image cannot make the server allocate gigabytes.
+
 `DIR/assets/` holds `config.json` (the run's configuration) and `export.json` (direction,
-training step, checkpoint, precision, size rule). The export is written beside `DIR` and
+training step, checkpoint, precision, size rule, pixel limit). The export is written beside `DIR` and
 renamed into place, so an interrupted export never leaves a partial model at `DIR`.
 """
 
@@ -43,18 +47,19 @@ from cyclegan_tf.inference.generators import (
     load_run,
     parse_direction,
 )
-from cyclegan_tf.inference.serving import SIGNATURES, signatures, size_rule
+from cyclegan_tf.inference.serving import DEFAULT_MAX_PIXELS, SIGNATURES, signatures, size_rule
 
 EXPORT_INFO = "export.json"
 SAVED_MODEL_FILE = "saved_model.pb"
 
 
 def write_saved_model(generator: keras.Model, config: Config, directory: str,
-                      info: dict[str, object]) -> None:
-    """Writes `generator`'s SavedModel into the new folder `directory`, with its assets."""
+                      info: dict[str, object], max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Writes `generator`'s SavedModel into the new folder `directory`, with its assets;
+    its signatures refuse images of more than `max_pixels` pixels."""
     archive = keras.export.ExportArchive()
     archive.track(generator)
-    for name, signature in signatures(generator, config).items():
+    for name, signature in signatures(generator, config, max_pixels).items():
         archive.add_endpoint(name, signature.function, input_signature=[signature.input_spec])
     archive.write_out(directory, verbose=False)
     assets = os.path.join(directory, "assets")
@@ -91,7 +96,7 @@ def _swap_into_place(new: str, output: str) -> None:
 
 def export_generator(run_dir: str, output: str, direction: str = "a2b",
                      checkpoint: str = "", compute: str = "float32",
-                     out: TextIO = sys.stderr) -> str:
+                     out: TextIO = sys.stderr, max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
     """Exports the run's generator(s) as SavedModel(s) at `output`; returns `output`.
 
     Args:
@@ -104,11 +109,15 @@ def export_generator(run_dir: str, output: str, direction: str = "a2b",
         compute: 'float32', 'bf16' or 'auto' (bf16 where the CPU has it), the precision
             the generator computes in.
         out: Where a passed-over damaged checkpoint is reported.
+        max_pixels: The most pixels (height x width) of one image the model accepts;
+            larger inputs are refused with an error (a decompression-bomb guard).
 
     Raises:
         ExportError: for a bad direction, precision, run, checkpoint or output folder.
     """
     directions = parse_direction(direction)
+    if max_pixels < 1:
+        raise ExportError(f"--max_pixels must be positive, got {max_pixels}.")
     output = os.path.abspath(output)
     if os.path.isfile(output) or (os.path.isdir(output) and not _is_replaceable(output)):
         raise ExportError(
@@ -125,9 +134,10 @@ def export_generator(run_dir: str, output: str, direction: str = "a2b",
                 "direction": name, "generator": GENERATOR_NAMES[name], "step": run.step,
                 "checkpoint": os.path.abspath(run.checkpoint), "precision": run.precision,
                 "size_rule": size_rule(run.config)._asdict(), "signatures": list(SIGNATURES),
+                "max_pixels": max_pixels,
                 "cyclegan_tf_version": __version__,
             }
-            write_saved_model(run.generators[name], run.config, target, info)
+            write_saved_model(run.generators[name], run.config, target, info, max_pixels)
         _swap_into_place(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 import keras
 import tensorflow as tf
 
 from cyclegan_tf.core import checkpoints, configs, precision
+from cyclegan_tf.core.checkpoints import AVERAGES
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.core.run_folder import RunFolder
 from cyclegan_tf.nets.models import build_generator
@@ -98,8 +100,10 @@ def load_run(run_dir: str, directions: Sequence[str] = DIRECTIONS, checkpoint: s
     with precision.policy_scope(precision.keras_policy(compute)):
         generators = {d: build_generator(config, GENERATOR_NAMES[d]) for d in directions}
     step = tf.Variable(0, dtype=tf.int64, name="step")
+    # With --ema_decay the weight averages are what samples, evaluation and exports use.
+    key = (lambda name: AVERAGES[name]) if config.ema_decay else (lambda name: name)
     restored = tf.train.Checkpoint(
-        step=step, **{GENERATOR_NAMES[d]: model for d, model in generators.items()})
+        step=step, **{key(GENERATOR_NAMES[d]): model for d, model in generators.items()})
 
     def restore(path: str) -> None:
         restored.restore(path).expect_partial().assert_existing_objects_matched()

@@ -13,7 +13,8 @@ does; images are never resized. The ops used have the same meaning in every runt
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -23,6 +24,10 @@ from cyclegan_tf.core.images import to_float, to_uint8
 from cyclegan_tf.data.pipeline import decode_image
 
 SIGNATURES = ("serving_default", "translate_bytes", "translate_float")
+# The most pixels (height x width) of one image a model takes unless set at export: a
+# small compressed file can declare a huge image (a "decompression bomb"), and the
+# generator's activations need several KB per pixel.
+DEFAULT_MAX_PIXELS = 4096 * 4096
 
 
 class SizeRule(NamedTuple):
@@ -39,18 +44,66 @@ def size_rule(config: Config) -> SizeRule:
     return SizeRule(multiple, max(spec.min_size, multiple))
 
 
-def check_images(images: tf.Tensor) -> tf.Tensor:
-    """`images` after runtime checks that they are a non-empty [N, H, W, 3] batch.
+def _pixel_limit_message(max_pixels: int) -> str:
+    return (f"image has more pixels (height x width) than this model's limit of {max_pixels} "
+            "(set with cyclegan_tf.export --max_pixels); downscale it first")
+
+
+def check_images(images: tf.Tensor, max_pixels: int = DEFAULT_MAX_PIXELS) -> tf.Tensor:
+    """`images` after runtime checks that they are a non-empty [N, H, W, 3] batch of
+    images of at most `max_pixels` pixels each.
 
     `ensure_shape` stays a runtime check even where the shape is known while tracing: TF
     Serving does not check fed shapes, and a rank-3 input would crash the convolution.
     """
     images = tf.ensure_shape(images, [None, None, None, 3])
+    shape = tf.shape(images, out_type=tf.int64)
     not_empty = tf.debugging.assert_positive(
-        tf.shape(images)[:3],
-        message="images must be a batch of at least one image of at least 1x1 pixel")
-    with tf.control_dependencies([not_empty]):
+        shape[:3], message="images must be a batch of at least one image of at least 1x1 pixel")
+    small_enough = tf.debugging.assert_less_equal(
+        shape[1] * shape[2], tf.constant(max_pixels, tf.int64),
+        message=_pixel_limit_message(max_pixels))
+    with tf.control_dependencies([not_empty, small_enough]):
         return tf.identity(images)
+
+
+def _unsigned(data: tf.Tensor, offset: int, length: int, big_endian: bool) -> tf.Tensor:
+    """The unsigned integer in bytes [offset, offset + length) of the string `data`, int64."""
+    digits = tf.cast(tf.io.decode_raw(tf.strings.substr(data, offset, length), tf.uint8),
+                     tf.int64)
+    weights = tf.constant([256 ** i for i in range(length)], tf.int64)
+    return tf.reduce_sum(digits * (weights[::-1] if big_endian else weights))
+
+
+def encoded_pixels(contents: tf.Tensor) -> tf.Tensor:
+    """Height x width that the header of an encoded PNG, JPEG, GIF or BMP image declares,
+    as int64, read without decoding; 0 for data too short or of another format (the
+    decoder then reports it)."""
+    padded = tf.strings.join([contents, tf.constant(b"\0" * 26)])  # Room for every header.
+    start = tf.strings.substr(padded, 0, 4)
+
+    def png() -> tf.Tensor:
+        return _unsigned(padded, 16, 4, True) * _unsigned(padded, 20, 4, True)
+
+    def gif() -> tf.Tensor:
+        return _unsigned(padded, 6, 2, False) * _unsigned(padded, 8, 2, False)
+
+    def bmp() -> tf.Tensor:
+        # The height is signed (negative: stored top-down); the width is positive.
+        height = _unsigned(padded, 22, 4, False)
+        height = tf.where(height >= 2 ** 31, 2 ** 32 - height, height)
+        return _unsigned(padded, 18, 4, False) * height
+
+    def jpeg() -> tf.Tensor:
+        shape = tf.cast(tf.image.extract_jpeg_shape(contents), tf.int64)
+        return shape[0] * shape[1]
+
+    return tf.case([
+        (tf.equal(start, b"\x89PNG"), png),
+        (tf.equal(tf.strings.substr(start, 0, 3), b"GIF"), gif),
+        (tf.equal(tf.strings.substr(start, 0, 2), b"BM"), bmp),
+        (tf.equal(tf.strings.substr(start, 0, 3), b"\xff\xd8\xff"), jpeg),
+    ], default=lambda: tf.constant(0, tf.int64))
 
 
 def _mirror_indices(size: tf.Tensor, before: tf.Tensor, after: tf.Tensor) -> tf.Tensor:
@@ -87,31 +140,37 @@ def _translate(generator: keras.Model, images: tf.Tensor, sizes: SizeRule) -> tf
 
 
 def translate_float_images(generator: keras.Model, images: tf.Tensor,
-                           sizes: SizeRule) -> tf.Tensor:
+                           sizes: SizeRule, max_pixels: int = DEFAULT_MAX_PIXELS) -> tf.Tensor:
     """Translates a float32 batch in [-1, 1] of any size to one of the same size.
 
     Height and width are padded by reflection to what the generator takes (`sizes`, see
     `size_rule`) and the result cropped back.
     """
-    return _translate(generator, check_images(images), sizes)
+    return _translate(generator, check_images(images, max_pixels), sizes)
 
 
 def translate_uint8_images(generator: keras.Model, images: tf.Tensor,
-                           sizes: SizeRule) -> tf.Tensor:
+                           sizes: SizeRule, max_pixels: int = DEFAULT_MAX_PIXELS) -> tf.Tensor:
     """Translates a uint8 batch of any size to a uint8 batch of the same size."""
-    return to_uint8(_translate(generator, to_float(check_images(images)), sizes))
+    return to_uint8(_translate(generator, to_float(check_images(images, max_pixels)), sizes))
 
 
 def translate_encoded_images(generator: keras.Model, contents: tf.Tensor, sizes: SizeRule,
-                             background: Sequence[int] = (255, 255, 255)) -> tf.Tensor:
+                             background: Sequence[int] = (255, 255, 255),
+                             max_pixels: int = DEFAULT_MAX_PIXELS) -> tf.Tensor:
     """Translates a [N] batch of encoded images to PNG strings, each at its own size.
 
     Decoding follows training: grayscale becomes RGB, transparency is composited onto
-    `background`, a GIF gives its first frame.
+    `background`, a GIF gives its first frame. An image whose header declares more than
+    `max_pixels` pixels is refused before it is decoded.
     """
 
     def translate_one(encoded: tf.Tensor) -> tf.Tensor:
-        image = tf.ensure_shape(decode_image(encoded, background), [None, None, 3])
+        small_enough = tf.debugging.assert_less_equal(
+            encoded_pixels(encoded), tf.constant(max_pixels, tf.int64),
+            message=_pixel_limit_message(max_pixels))
+        with tf.control_dependencies([small_enough]):
+            image = tf.ensure_shape(decode_image(encoded, background), [None, None, 3])
         translated = _translate(generator, to_float(image)[None], sizes)
         return tf.io.encode_png(to_uint8(translated)[0])
 
@@ -126,20 +185,22 @@ class Signature:
     input_spec: tf.TensorSpec
 
 
-def signatures(generator: keras.Model, config: Config) -> dict[str, Signature]:
-    """The three serving signatures of `generator`, by name (see the module docstring)."""
+def signatures(generator: keras.Model, config: Config,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Signature]:
+    """The three serving signatures of `generator`, by name (see the module docstring);
+    each refuses images of more than `max_pixels` pixels."""
     sizes = size_rule(config)
     background = config.background
 
     def serving_default(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {"images": translate_uint8_images(generator, images, sizes)}
+        return {"images": translate_uint8_images(generator, images, sizes, max_pixels)}
 
     def translate_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"png_bytes": translate_encoded_images(generator, image_bytes, sizes,
-                                                      background)}
+                                                      background, max_pixels)}
 
     def translate_float(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {"images": translate_float_images(generator, images, sizes)}
+        return {"images": translate_float_images(generator, images, sizes, max_pixels)}
 
     batch = [None, None, None, 3]
     return {

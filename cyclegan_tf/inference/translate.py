@@ -18,6 +18,7 @@ import math
 import os
 import re
 import sys
+import warnings
 from typing import TextIO
 
 import numpy as np
@@ -54,14 +55,20 @@ def _background(path: str) -> tuple[int, int, int]:
         return WHITE
 
 
-def _export_direction(saved_model: str) -> str | None:
-    """The direction recorded in an export's assets, if any."""
+def _export_info(saved_model: str) -> dict:
+    """The export.json of an export's assets; empty when there is none."""
     path = os.path.join(saved_model, "assets", export.EXPORT_INFO)
     try:
         with open(path) as f:
-            return json.load(f).get("direction")
+            info = json.load(f)
     except (OSError, ValueError):
-        return None
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _export_direction(saved_model: str) -> str | None:
+    """The direction recorded in an export's assets, if any."""
+    return _export_info(saved_model).get("direction")
 
 
 def _has_saved_model(path: str) -> bool:
@@ -128,6 +135,7 @@ class Translator:
             raise TranslateError(
                 f"--model={path!r} translates {recorded}, not --direction={direction}.")
         loaded = tf.saved_model.load(path)
+        self.max_pixels = int(_export_info(path).get("max_pixels", serving.DEFAULT_MAX_PIXELS))
         self._keep_alive = loaded  # Its signatures run only while it lives.
         serve = loaded.signatures["serving_default"]
         self._function = lambda images: serve(images=images)["images"]
@@ -139,6 +147,7 @@ class Translator:
         run = load_run(path, [direction])
         generator = run.generators[direction]
         sizes = serving.size_rule(run.config)
+        self.max_pixels = serving.DEFAULT_MAX_PIXELS
         spec = tf.TensorSpec([None, None, None, 3], tf.uint8)
         self._function = tf.function(
             lambda images: serving.translate_uint8_images(generator, images, sizes),
@@ -150,7 +159,7 @@ class Translator:
         """uint8 [N, H, W, 3] to uint8 [N, H, W, 3]."""
         return self._function(tf.constant(images, tf.uint8)).numpy()
 
-    def __call__(self, image: "Image.Image | np.ndarray") -> "Image.Image | np.ndarray":
+    def __call__(self, image: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
         """Translates one image: a PIL image (any mode) gives a PIL RGB image; a uint8
         [H, W, 3] or [N, H, W, 3] array gives an array of the same shape."""
         if isinstance(image, Image.Image):
@@ -183,21 +192,45 @@ def list_inputs(path: str) -> list[str]:
 
 
 def output_names(paths: list[str]) -> dict[str, str]:
-    """Each input's output file name: `<stem>.png`, or `<stem>_<ext>.png` if stems clash."""
-    stems = collections.Counter(os.path.splitext(os.path.basename(p))[0] for p in paths)
-    names = {}
+    """Each input's output file name, distinct for every input.
+
+    `<stem>.png`; when stems clash (cat.jpg and cat.png) `<stem>_<ext>.png`; and should that
+    still clash (with an input named cat_png.png), `_2`, `_3`, ... is added, in input order.
+    Compared case-insensitively, so the names stay distinct on macOS and Windows disks too.
+    """
+    stems = collections.Counter(os.path.splitext(os.path.basename(p))[0].lower() for p in paths)
+    names: dict[str, str] = {}
+    taken: set[str] = set()
     for path in paths:
         stem, ext = os.path.splitext(os.path.basename(path))
-        names[path] = f"{stem}.png" if stems[stem] == 1 else f"{stem}_{ext.lstrip('.')}.png"
+        base = stem if stems[stem.lower()] == 1 else f"{stem}_{ext.lstrip('.')}"
+        name, count = f"{base}.png", 1
+        while name.lower() in taken:
+            count += 1
+            name = f"{base}_{count}.png"
+        taken.add(name.lower())
+        names[path] = name
     return names
 
 
-def read_image(path: str, background: tuple[int, int, int] = WHITE) -> np.ndarray:
+def read_image(path: str, background: tuple[int, int, int] = WHITE,
+               max_pixels: int = serving.DEFAULT_MAX_PIXELS) -> np.ndarray:
     """An image file as uint8 RGB [H, W, 3] at its full size, upright as a viewer shows it
     (EXIF orientation applied), transparency composited onto `background` as in training.
 
-    Raises `OSError` when the file cannot be read or decoded.
+    Raises `OSError` when the file cannot be read or decoded, or declares more than
+    `max_pixels` pixels (checked from its header, before decoding).
     """
+    try:
+        with warnings.catch_warnings():  # Only the header is read here; the size is checked.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as header:
+                width, height = header.size
+    except (OSError, Image.DecompressionBombError) as error:
+        raise OSError(str(error)) from None
+    if width * height > max_pixels:
+        raise OSError(f"{width}x{height} is {width * height} pixels, more than the model's "
+                      f"limit of {max_pixels} (cyclegan_tf.export --max_pixels); downscale it")
     try:
         pixels = decode_with_pillow(path, min_size=sys.maxsize)  # Never downscaled.
     except Image.DecompressionBombError as error:
@@ -293,6 +326,10 @@ class _Writer:
 
 
 def _check_output(output_dir: str, paths: list[str]) -> None:
+    pairs = os.path.join(output_dir, SIDE_BY_SIDE_DIR)
+    if os.path.islink(pairs):
+        raise TranslateError(f"{pairs!r} is a symbolic link; translate writes only inside "
+                             f"--output={output_dir!r}. Remove the link or choose another folder.")
     folders = {os.path.realpath(os.path.dirname(p)) for p in paths}
     if os.path.realpath(output_dir) in folders:
         raise TranslateError(
@@ -315,7 +352,7 @@ def _translate_in_batches(paths: list[str], model: Translator, writer: _Writer, 
 
     for path in paths:
         try:
-            image = read_image(path, model.background)
+            image = read_image(path, model.background, model.max_pixels)
         except (tf.errors.OpError, OSError) as error:
             skipped[path] = _error_reason(error)
             bar.message(f"Skipped {path!r}: {skipped[path]}")

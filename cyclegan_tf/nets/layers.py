@@ -3,7 +3,8 @@
 `InstanceNormalization` covers both conventions in use: the TensorFlow tutorial's (with a
 learned per-channel scale and offset) and PyTorch's `InstanceNorm2d` default (no weights).
 `ReflectionPadding2D` is PyTorch's `ReflectionPad2d`, which Keras lacks. `Cropping2D` is
-Keras' layer with a cheaper gradient.
+Keras' layer with a cheaper gradient. `Blur2D` is the low-pass filter of anti-aliased
+downsampling, and `ResidualOutput` the output of a generator that starts as the identity.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from cyclegan_tf.core.configs import NORMS
@@ -147,6 +149,49 @@ class Cropping2D(keras.layers.Cropping2D):
         shape = ops.shape(inputs)
         return ops.slice(inputs, [0, top, left, 0],
                          [shape[0], shape[1] - top - bottom, shape[2] - left - right, shape[3]])
+
+
+@keras.saving.register_keras_serializable(package="cyclegan_tf")
+class Blur2D(keras.layers.Layer):
+    """A 3x3 binomial low-pass filter ([1, 2, 1] x [1, 2, 1] / 16) on every channel.
+
+    Reflection-padded, so the size is unchanged (inputs need 2 px or more). Put before a
+    stride-2 convolution it makes the convolution anti-aliased: subsampling a blurred
+    signal, as "Making Convolutional Networks Shift-Invariant Again" (Zhang 2019) and CUT
+    do (blur and convolution are both linear, so their order does not matter).
+    """
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        taps = np.array([1.0, 2.0, 1.0]) / 4.0
+        kernel = np.outer(taps, taps)[:, :, None, None]  # (3, 3, 1, 1)
+        self._kernel = np.tile(kernel, (1, 1, input_shape[-1], 1)).astype("float32")
+
+    def call(self, inputs: Any) -> Any:
+        padded = ops.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+        kernel = ops.cast(self._kernel, inputs.dtype)
+        return ops.depthwise_conv(padded, kernel, strides=1, padding="valid")
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package="cyclegan_tf")
+class ResidualOutput(keras.layers.Layer):
+    """`image + residual` in float32: an output layer that starts as the identity.
+
+    With the residual's layer initialised to zero, the generator's first output is its
+    input, and training moves away from copying only as far as the losses ask. The sum is
+    not squashed (a tanh would all but freeze near-white and near-black pixels); in
+    inference it is clipped to [-1, 1], the range of images.
+    """
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        image, residual = (ops.cast(x, "float32") for x in inputs)
+        outputs = image + residual
+        return outputs if training else ops.clip(outputs, -1.0, 1.0)
+
+    def compute_output_shape(self, input_shapes: Any) -> tuple[int | None, ...]:
+        return tuple(input_shapes[1])
 
 
 def norm_layer(norm: str, affine: bool) -> keras.layers.Layer | None:

@@ -10,6 +10,12 @@ Two families are provided:
   explicit `ZeroPadding2D`/`ReflectionPadding2D` before 'valid' convolutions,
   LeakyReLU(0.2), and affine-free instance norm.
 
+Three options, all off by default (the presets' networks are then exactly the references'),
+address known causes of poor results at small budgets: `upsample='resize'` replaces every
+transposed convolution by nearest-neighbour upsampling and a convolution (no checkerboard
+artefacts, Odena et al. 2016); `antialias` blurs before every stride-2 convolution
+(`Blur2D`); `identity_start` makes a generator start as the identity (`ResidualOutput`).
+
 Every model takes images of shape (None, None, 3) in [-1, 1], so a trained model can be
 exported for any spatial size its architecture allows. Kernels are initialised
 N(0, 0.02) and biases to zero. The last layer of every model computes in float32, so
@@ -19,13 +25,23 @@ outputs are float32 even under a mixed precision global policy. Convolutions are
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 
 from cyclegan_tf.core.configs import DISCRIMINATORS, GENERATORS, Config, ConfigError
 from cyclegan_tf.nets.fast_conv import Conv2D, Conv2DTranspose
-from cyclegan_tf.nets.layers import Cropping2D, ReflectionPadding2D, norm_layer
+from cyclegan_tf.nets.layers import (
+    Blur2D,
+    Cropping2D,
+    ReflectionPadding2D,
+    ResidualOutput,
+    norm_layer,
+)
 
 PATCH_HEADS = ("patch", "light", "k3")
+# Hidden width of the per-pixel colour path of an identity-start generator.
+COLOUR_PATH_WIDTH = 16
 
 
 def _kernel_init() -> keras.initializers.Initializer:
@@ -54,29 +70,39 @@ def _torch_conv(
     padding: int = 0,
     use_bias: bool = True,
     reflect: bool = False,
+    antialias: bool = False,
     **kwargs: object,
 ) -> keras.KerasTensor:
     """PyTorch's `Conv2d(kernel_size, stride, padding)`: explicit padding + 'valid' conv.
 
-    `reflect` pads by reflection (the reference's `ReflectionPad2d`) instead of zeros.
-    Extra keyword arguments go to `Conv2D` (e.g. `activation`, `dtype`).
+    `reflect` pads by reflection (the reference's `ReflectionPad2d`) instead of zeros;
+    `antialias` blurs first when the stride is 2. Extra keyword arguments go to `Conv2D`
+    (e.g. `activation`, `dtype`, `kernel_initializer`).
     """
+    if antialias and strides == 2:
+        x = Blur2D()(x)
     if padding:
         pad = ReflectionPadding2D(padding) if reflect else keras.layers.ZeroPadding2D(padding)
         x = pad(x)
+    kwargs.setdefault("kernel_initializer", _kernel_init())
     return Conv2D(
-        filters, kernel_size, strides=strides, padding="valid", use_bias=use_bias,
-        kernel_initializer=_kernel_init(), **kwargs,
+        filters, kernel_size, strides=strides, padding="valid", use_bias=use_bias, **kwargs,
     )(x)
 
 
-def _torch_upsample(x: keras.KerasTensor, filters: int, use_bias: bool) -> keras.KerasTensor:
+def _torch_upsample(
+    x: keras.KerasTensor, filters: int, use_bias: bool, mode: str = "transpose"
+) -> keras.KerasTensor:
     """PyTorch's `ConvTranspose2d(k3, stride 2, padding 1, output_padding 1)`: H -> 2H.
 
     The full ('valid') transposed convolution gives 2H + 1 rows; PyTorch drops `padding`
     rows at the top and `padding - output_padding` = 0 at the bottom, and the same for
-    columns.
+    columns. `mode='resize'`: nearest-neighbour x2, reflection pad 1 and a 3x3 convolution
+    (the same number of weights).
     """
+    if mode == "resize":
+        x = keras.layers.UpSampling2D(2, interpolation="nearest")(x)
+        return _torch_conv(x, filters, 3, padding=1, use_bias=use_bias, reflect=True)
     x = Conv2DTranspose(
         filters, 3, strides=2, padding="valid", use_bias=use_bias,
         kernel_initializer=_kernel_init(),
@@ -92,6 +118,25 @@ def _reference_bias(norm: str) -> bool:
     bias is kept (the reference would drop it, leaving those layers without any offset).
     """
     return norm != "batch"
+
+
+def _output(inputs: keras.KerasTensor, x: keras.KerasTensor, identity_start: bool,
+            conv: Callable[..., keras.KerasTensor]) -> keras.KerasTensor:
+    """A generator's last layer, `conv(x, activation, kernel_initializer)`, float32: tanh.
+
+    With `identity_start` the output is the input plus a residual that starts at zero
+    (`ResidualOutput`): the last layer, linear and zero-initialised, plus a per-pixel
+    colour path on the input (1x1 convolutions, 3 -> 16 -> 3, the last zero-initialised).
+    """
+    if not identity_start:
+        return conv(x, "tanh", _kernel_init())
+    # A per-pixel colour path on the raw input: the normalised layers above no longer see
+    # the image's absolute colours, and a colour remapping is what styles change first.
+    colour = Conv2D(COLOUR_PATH_WIDTH, 1, activation="relu", kernel_initializer=_kernel_init(),
+                    dtype="float32")(inputs)
+    colour = Conv2D(3, 1, kernel_initializer="zeros", dtype="float32")(colour)
+    residual = keras.layers.Add(dtype="float32")([conv(x, None, "zeros"), colour])
+    return ResidualOutput(dtype="float32")([inputs, residual])
 
 
 def _resnet_block(
@@ -110,13 +155,17 @@ def _resnet_block(
 
 
 def _tutorial_downsample(
-    x: keras.KerasTensor, filters: int, norm: str, apply_norm: bool = True
+    x: keras.KerasTensor, filters: int, norm: str, apply_norm: bool = True,
+    antialias: bool = False,
 ) -> keras.KerasTensor:
     """The tutorial's `downsample`: Conv2D(k4, s2, 'same') [+ norm] + LeakyReLU(0.3).
 
     The tutorial's conv has no bias; with `norm='none'` a conv that would have been
     normalised gets one instead. The first block (`apply_norm=False`) stays bias-free.
+    `antialias` blurs before the convolution.
     """
+    if antialias:
+        x = Blur2D()(x)
     x = Conv2D(
         filters, 4, strides=2, padding="same", use_bias=apply_norm and norm == "none",
         kernel_initializer=_kernel_init(),
@@ -127,14 +176,23 @@ def _tutorial_downsample(
     return keras.layers.LeakyReLU(negative_slope=0.3)(x)
 
 
+def _tutorial_up_conv(x: keras.KerasTensor, filters: int, mode: str,
+                      **kwargs: object) -> keras.KerasTensor:
+    """H -> 2H: the tutorial's Conv2DTranspose(k4, s2, 'same'), or with `mode='resize'`
+    nearest-neighbour x2 and a Conv2D(k3, 'same')."""
+    kwargs.setdefault("kernel_initializer", _kernel_init())
+    if mode == "resize":
+        x = keras.layers.UpSampling2D(2, interpolation="nearest")(x)
+        return Conv2D(filters, 3, padding="same", **kwargs)(x)
+    return Conv2DTranspose(filters, 4, strides=2, padding="same", **kwargs)(x)
+
+
 def _tutorial_upsample(
-    x: keras.KerasTensor, filters: int, norm: str, apply_dropout: bool = False
+    x: keras.KerasTensor, filters: int, norm: str, apply_dropout: bool = False,
+    mode: str = "transpose",
 ) -> keras.KerasTensor:
     """The tutorial's `upsample`: Conv2DTranspose(k4, s2, 'same') + norm [+ Dropout] + ReLU."""
-    x = Conv2DTranspose(
-        filters, 4, strides=2, padding="same", use_bias=norm == "none",
-        kernel_initializer=_kernel_init(),
-    )(x)
+    x = _tutorial_up_conv(x, filters, mode, use_bias=norm == "none")
     x = _apply_norm(x, norm, affine=True)
     if apply_dropout:
         x = keras.layers.Dropout(0.5)(x)
@@ -145,7 +203,8 @@ def _tutorial_upsample(
 
 
 def unet_generator(
-    image_size: int = 256, ngf: int = 64, norm: str = "instance", name: str = "unet_generator"
+    image_size: int = 256, ngf: int = 64, norm: str = "instance", name: str = "unet_generator",
+    upsample: str = "transpose", antialias: bool = False, identity_start: bool = False,
 ) -> keras.Model:
     """The TensorFlow CycleGAN tutorial's U-Net (`pix2pix.unet_generator(3, 'instancenorm')`).
 
@@ -169,6 +228,7 @@ def unet_generator(
         ngf: Filters of the outermost block (64 in the tutorial).
         norm: 'instance' (the tutorial's affine instance norm), 'batch' or 'none'.
         name: The model's name.
+        upsample, antialias, identity_start: The options of the module docstring.
     """
     if image_size < 2 or image_size & (image_size - 1):
         raise ValueError(f"unet_generator needs a power-of-two image_size, got {image_size}.")
@@ -181,21 +241,21 @@ def unet_generator(
     x = inputs
     skips = []
     for i, filters in enumerate(encoder_filters):
-        x = _tutorial_downsample(x, filters, norm, apply_norm=i > 0)
+        x = _tutorial_downsample(x, filters, norm, apply_norm=i > 0, antialias=antialias)
         skips.append(x)  # (N, H / 2**(i+1), W / 2**(i+1), filters)
     # The bottleneck (1x1 at image_size) is not a skip; the rest are used innermost first.
     for i, (filters, skip) in enumerate(zip(decoder_filters, reversed(skips[:-1]))):
-        x = _tutorial_upsample(x, filters, norm, apply_dropout=i < n_dropout)
+        x = _tutorial_upsample(x, filters, norm, apply_dropout=i < n_dropout, mode=upsample)
         x = keras.layers.Concatenate()([x, skip])  # (N, h, w, 2 * filters)
-    outputs = Conv2DTranspose(
-        3, 4, strides=2, padding="same", activation="tanh",
-        kernel_initializer=_kernel_init(), dtype="float32",
-    )(x)  # (N, H, W, 3)
+    outputs = _output(inputs, x, identity_start, lambda x, activation, init: _tutorial_up_conv(
+        x, 3, upsample, activation=activation, kernel_initializer=init, dtype="float32",
+    ))  # (N, H, W, 3)
     return keras.Model(inputs, outputs, name=name)
 
 
 def resnet_generator(
-    ngf: int = 64, n_blocks: int = 9, norm: str = "instance", name: str = "resnet_generator"
+    ngf: int = 64, n_blocks: int = 9, norm: str = "instance", name: str = "resnet_generator",
+    upsample: str = "transpose", antialias: bool = False, identity_start: bool = False,
 ) -> keras.Model:
     """The CycleGAN paper's ResNet generator (junyanz/pytorch-CycleGAN-and-pix2pix).
 
@@ -208,6 +268,7 @@ def resnet_generator(
         n_blocks: Residual blocks at 1/4 resolution (9 at 256 px, 6 at 128 px in the paper).
         norm: 'instance', 'batch' or 'none'.
         name: The model's name.
+        upsample, antialias, identity_start: The options of the module docstring.
     """
     use_bias = _reference_bias(norm)
     inputs = _image_input()
@@ -215,23 +276,26 @@ def resnet_generator(
     x = _apply_norm(x, norm, affine=False)
     x = keras.layers.ReLU()(x)  # (N, H, W, ngf)
     for filters in (ngf * 2, ngf * 4):
-        x = _torch_conv(x, filters, 3, strides=2, padding=1, use_bias=use_bias)
+        x = _torch_conv(x, filters, 3, strides=2, padding=1, use_bias=use_bias,
+                        antialias=antialias)
         x = _apply_norm(x, norm, affine=False)
         x = keras.layers.ReLU()(x)  # (N, H/2, W/2, 2 ngf), then (N, H/4, W/4, 4 ngf)
     for _ in range(n_blocks):
         x = _resnet_block(x, ngf * 4, norm, use_bias)
     for filters in (ngf * 2, ngf):
-        x = _torch_upsample(x, filters, use_bias)
+        x = _torch_upsample(x, filters, use_bias, upsample)
         x = _apply_norm(x, norm, affine=False)
         x = keras.layers.ReLU()(x)  # (N, H/2, W/2, 2 ngf), then (N, H, W, ngf)
-    outputs = _torch_conv(
-        x, 3, 7, padding=3, reflect=True, activation="tanh", dtype="float32"
-    )  # (N, H, W, 3)
+    outputs = _output(inputs, x, identity_start, lambda x, activation, init: _torch_conv(
+        x, 3, 7, padding=3, reflect=True, activation=activation, kernel_initializer=init,
+        dtype="float32",
+    ))  # (N, H, W, 3)
     return keras.Model(inputs, outputs, name=name)
 
 
 def encoder_decoder_generator(
-    ngf: int = 32, norm: str = "none", name: str = "encoder_decoder_generator"
+    ngf: int = 32, norm: str = "none", name: str = "encoder_decoder_generator",
+    upsample: str = "transpose", antialias: bool = False, identity_start: bool = False,
 ) -> keras.Model:
     """A lightweight encoder-decoder without residual blocks or skips (the 'jojo' system).
 
@@ -246,6 +310,7 @@ def encoder_decoder_generator(
         ngf: Filters of the first convolution.
         norm: 'none' (the original), 'instance' or 'batch'.
         name: The model's name.
+        upsample, antialias, identity_start: The options of the module docstring.
     """
     use_bias = _reference_bias(norm)
 
@@ -254,11 +319,13 @@ def encoder_decoder_generator(
 
     inputs = _image_input()
     x = norm_relu(_torch_conv(inputs, ngf, 7, padding=3, use_bias=use_bias))  # (N, H, W, ngf)
-    x = norm_relu(_torch_conv(x, ngf * 2, 3, strides=2, padding=1, use_bias=use_bias))
-    x = norm_relu(_torch_conv(x, ngf * 4, 3, strides=2, padding=1, use_bias=use_bias))
-    x = norm_relu(_torch_upsample(x, ngf * 2, use_bias))  # (N, H/2, W/2, 2 ngf)
-    x = norm_relu(_torch_upsample(x, ngf, use_bias))  # (N, H, W, ngf)
-    outputs = _torch_conv(x, 3, 7, padding=3, activation="tanh", dtype="float32")
+    for filters in (ngf * 2, ngf * 4):
+        x = norm_relu(_torch_conv(x, filters, 3, strides=2, padding=1, use_bias=use_bias,
+                                  antialias=antialias))
+    x = norm_relu(_torch_upsample(x, ngf * 2, use_bias, upsample))  # (N, H/2, W/2, 2 ngf)
+    x = norm_relu(_torch_upsample(x, ngf, use_bias, upsample))  # (N, H, W, ngf)
+    outputs = _output(inputs, x, identity_start, lambda x, activation, init: _torch_conv(
+        x, 3, 7, padding=3, activation=activation, kernel_initializer=init, dtype="float32"))
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -271,6 +338,7 @@ def patch_discriminator(
     norm: str = "instance",
     head: str = "patch",
     name: str = "patch_discriminator",
+    antialias: bool = False,
 ) -> keras.Model:
     """The PyTorch reference's PatchGAN (`NLayerDiscriminator`) and two lighter heads.
 
@@ -294,15 +362,17 @@ def patch_discriminator(
         norm: 'instance', 'batch' or 'none'.
         head: 'patch', 'light' or 'k3'.
         name: The model's name.
+        antialias: Blur before each stride-2 convolution.
     """
     if head not in PATCH_HEADS:
         raise ValueError(f"head={head!r} is not one of {', '.join(PATCH_HEADS)}.")
     use_bias = _reference_bias(norm)
     inputs = _image_input()
-    x = _torch_conv(inputs, ndf, 4, strides=2, padding=1)
+    x = _torch_conv(inputs, ndf, 4, strides=2, padding=1, antialias=antialias)
     x = keras.layers.LeakyReLU(negative_slope=0.2)(x)  # (N, H/2, W/2, ndf)
     for i in range(1, n_layers):
-        x = _torch_conv(x, ndf * min(2**i, 8), 4, strides=2, padding=1, use_bias=use_bias)
+        x = _torch_conv(x, ndf * min(2**i, 8), 4, strides=2, padding=1, use_bias=use_bias,
+                        antialias=antialias)
         x = _apply_norm(x, norm, affine=False)
         x = keras.layers.LeakyReLU(negative_slope=0.2)(x)  # (N, H / 2**(i+1), ...)
     kernel_size = 3 if head == "k3" else 4
@@ -317,7 +387,8 @@ def patch_discriminator(
 
 
 def tutorial_discriminator(
-    ndf: int = 64, norm: str = "instance", name: str = "tutorial_discriminator"
+    ndf: int = 64, norm: str = "instance", name: str = "tutorial_discriminator",
+    antialias: bool = False,
 ) -> keras.Model:
     """The TensorFlow tutorial's PatchGAN (`pix2pix.discriminator('instancenorm', False)`).
 
@@ -330,11 +401,13 @@ def tutorial_discriminator(
         ndf: Filters of the first convolution (64 in the tutorial).
         norm: 'instance', 'batch' or 'none'.
         name: The model's name.
+        antialias: Blur before each stride-2 convolution.
     """
     inputs = _image_input()
-    x = _tutorial_downsample(inputs, ndf, norm, apply_norm=False)  # (N, 128, 128, ndf)
-    x = _tutorial_downsample(x, ndf * 2, norm)  # (N, 64, 64, 2 ndf)
-    x = _tutorial_downsample(x, ndf * 4, norm)  # (N, 32, 32, 4 ndf)
+    x = _tutorial_downsample(inputs, ndf, norm, apply_norm=False,
+                             antialias=antialias)  # (N, 128, 128, ndf)
+    x = _tutorial_downsample(x, ndf * 2, norm, antialias=antialias)  # (N, 64, 64, 2 ndf)
+    x = _tutorial_downsample(x, ndf * 4, norm, antialias=antialias)  # (N, 32, 32, 4 ndf)
     x = keras.layers.ZeroPadding2D()(x)  # (N, 34, 34, 4 ndf)
     x = Conv2D(
         ndf * 8, 4, use_bias=norm == "none", kernel_initializer=_kernel_init()
@@ -353,12 +426,14 @@ def tutorial_discriminator(
 
 def build_generator(config: Config, name: str) -> keras.Model:
     """The generator `config.generator` describes, named `name` (e.g. 'generator_g')."""
+    options = dict(name=name, upsample=config.upsample, antialias=config.antialias,
+                   identity_start=config.identity_start)
     if config.generator == "unet":
-        return unet_generator(config.image_size, config.ngf, config.norm, name=name)
+        return unet_generator(config.image_size, config.ngf, config.norm, **options)
     if config.generator == "resnet":
-        return resnet_generator(config.ngf, config.n_blocks, config.norm, name=name)
+        return resnet_generator(config.ngf, config.n_blocks, config.norm, **options)
     if config.generator == "encoder_decoder":
-        return encoder_decoder_generator(config.ngf, config.norm, name=name)
+        return encoder_decoder_generator(config.ngf, config.norm, **options)
     raise ConfigError(
         f"--generator={config.generator!r} is not one of {', '.join(GENERATORS)}."
     )
@@ -370,12 +445,13 @@ def build_discriminator(config: Config, name: str) -> keras.Model:
     The 'tutorial' discriminator has a fixed depth and ignores `config.n_layers`.
     """
     if config.discriminator == "tutorial":
-        return tutorial_discriminator(config.ndf, config.norm, name=name)
+        return tutorial_discriminator(config.ndf, config.norm, name=name,
+                                      antialias=config.antialias)
     heads = {"patch": "patch", "patch_light": "light", "patch_k3": "k3"}
     if config.discriminator in heads:
         return patch_discriminator(
             config.ndf, config.n_layers, config.norm, head=heads[config.discriminator],
-            name=name,
+            name=name, antialias=config.antialias,
         )
     raise ConfigError(
         f"--discriminator={config.discriminator!r} is not one of {', '.join(DISCRIMINATORS)}."

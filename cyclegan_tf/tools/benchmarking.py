@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import platform
 import resource
 import statistics
 import tempfile
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -28,6 +30,9 @@ from cyclegan_tf.nets.models import build_discriminator, build_generator
 from cyclegan_tf.training.image_pool import ImagePool
 from cyclegan_tf.training.schedules import LearningRate
 from cyclegan_tf.training.trainer import NETWORKS, CycleGAN
+
+# The /proc/cpuinfo flags that decide how fast bfloat16 runs on a CPU.
+BF16_FLAGS = {"avx512_bf16", "amx_bf16", "amx_tile", "amx_int8", "avx512f", "avx2"}
 
 LOSS_KEYS = ("gen_g", "gen_f", "disc_x", "disc_y", "cycle")
 
@@ -46,6 +51,30 @@ class Timing:
     def rate(self, items_per_step: int) -> float:
         """Items (e.g. images) per second at the median step time."""
         return items_per_step / self.median
+
+
+def machine() -> dict[str, Any]:
+    """What numbers are measured on: CPU model and its bf16/AMX flags, cores, GPUs,
+    TensorFlow version and load average."""
+    model, cpu_flags = platform.processor(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = f.read().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in lines
+                     if line.startswith("model name"))
+        cpu_flags = set(next(line.split(":", 1)[1].split() for line in lines
+                             if line.startswith("flags")))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": model,
+        "cpu_flags": sorted(cpu_flags & BF16_FLAGS),
+        "cores": os.cpu_count(),
+        "cpu_bf16": precision.cpu_supports_bf16(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "tensorflow": tf.__version__,
+        "load_average": os.getloadavg(),
+    }
 
 
 def time_calls(call: Callable[[], object], steps: int, warmup: int) -> Timing:

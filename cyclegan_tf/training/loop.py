@@ -16,12 +16,14 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable, Iterator, Sequence, TextIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import TextIO
 
 import tensorflow as tf
 
 from cyclegan_tf.core import checkpoints, configs
 from cyclegan_tf.core.configs import Config
+from cyclegan_tf.core.files import printable_path
 from cyclegan_tf.core.images import save_png
 from cyclegan_tf.core.progress import ProgressBar, format_duration
 from cyclegan_tf.core.run_folder import RunFolder
@@ -47,6 +49,14 @@ class TrainResult:
     epoch: int
     losses: dict[str, float]
     status: str  # "finished", "already_finished" or "interrupted"
+    # What interrupted it: a signal's name, "a callback", or "the step limit (N)" /
+    # "the time limit (S s)" for `max_steps` / `max_seconds`.
+    reason: str = ""
+
+    @property
+    def reached_limit(self) -> bool:
+        """Whether `max_steps` or `max_seconds` ended the call."""
+        return self.reason.startswith(("the step limit", "the time limit"))
 
     @property
     def finished(self) -> bool:
@@ -97,7 +107,7 @@ class StopRequest:
         self.reason = signal.Signals(signum).name
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator["StopRequest"]:
+    def installed(self) -> Iterator[StopRequest]:
         """Handles the signals inside the block (main thread only; elsewhere a no-op)."""
         if threading.current_thread() is not threading.main_thread():
             yield self
@@ -133,7 +143,8 @@ def _save(manager: tf.train.CheckpointManager, model: CycleGAN) -> str:
             f"although the losses were finite; training stopped without saving them (the "
             f"latest checkpoint, {manager.latest_checkpoint}, is kept). Try a lower --lr."
         )
-    return manager.save(checkpoint_number=int(model.step))
+    estimated = sum(v.shape.num_elements() * v.dtype.size for v in model.variables)
+    return checkpoints.save(manager, int(model.step), estimated)
 
 
 def _read_losses(values: dict[str, tf.Tensor], step: int,
@@ -165,6 +176,18 @@ def _write_samples(model: CycleGAN, test_a: tf.Tensor, test_b: tf.Tensor, epoch:
     return path
 
 
+def _report_failed_files(data: UnpairedData, run: RunFolder, bar: ProgressBar) -> None:
+    """Names the files that vanished or broke since the last call, and adds them to the
+    skip list."""
+    new = data.guard.take_failures() if data.guard else {}
+    if not new:
+        return
+    run.write_skipped({**data.scan.skipped, **data.guard.failed})
+    for path, reason in new.items():
+        bar.message(f"Skipping {printable_path(path)} for the rest of the run: {reason} "
+                    f"(listed in {run.skipped_files}).")
+
+
 def _epoch_summary(epoch: int, epochs: int, grid: str, checkpoint: str,
                    metrics: dict[str, float]) -> str:
     parts = [f"Epoch {epoch}/{epochs} done"]
@@ -175,7 +198,8 @@ def _epoch_summary(epoch: int, epochs: int, grid: str, checkpoint: str,
 
 
 def train(config: Config, out: TextIO = sys.stdout,
-          callbacks: Sequence[Callback] = ()) -> TrainResult:
+          callbacks: Sequence[Callback] = (), max_steps: int = 0,
+          max_seconds: float = 0.0) -> TrainResult:
     """Trains (or resumes) the run described by `config`.
 
     Args:
@@ -183,6 +207,10 @@ def train(config: Config, out: TextIO = sys.stdout,
         out: Where the progress line and messages go.
         callbacks: Called with a `Progress` as training goes; one returning True asks the
             run to save and stop, as Ctrl-C does.
+        max_steps: Save and stop once the run's step counter reaches this (0: no limit).
+        max_seconds: Save and stop after this many seconds of this call's training loop
+            (0: no limit). Either limit ends the call as "interrupted"; calling again
+            resumes.
 
     Returns:
         A `TrainResult`; `status` is "interrupted" when a signal or a callback stopped it.
@@ -196,11 +224,12 @@ def train(config: Config, out: TextIO = sys.stdout,
     strategy = distribute.make_strategy(config.strategy)
     run = RunFolder(distribute.worker_output_dir(config.resolved_output_dir, strategy))
     with run.locked():
-        return _train_locked(config, strategy, run, out, callbacks)
+        return _train_locked(config, strategy, run, out, callbacks, max_steps, max_seconds)
 
 
 def _train_locked(config: Config, strategy: tf.distribute.Strategy, run: RunFolder,
-                  out: TextIO, callbacks: Sequence[Callback]) -> TrainResult:
+                  out: TextIO, callbacks: Sequence[Callback], max_steps: int,
+                  max_seconds: float) -> TrainResult:
     if run.is_run() and checkpoints.saved_checkpoints(run.checkpoints):
         config.check_resumable_with(configs.load_config(run.config))
 
@@ -221,13 +250,16 @@ def _train_locked(config: Config, strategy: tf.distribute.Strategy, run: RunFold
               f"{_position(int(model.step), steps_per_epoch, epochs)}.", file=out)
     configs.save_config(config, run.root)
 
-    def result(status: str, values: dict[str, float]) -> TrainResult:
-        return TrainResult(run.root, int(model.step), int(model.epoch), values, status)
+    def result(status: str, values: dict[str, float], reason: str = "") -> TrainResult:
+        return TrainResult(run.root, int(model.step), int(model.epoch), values, status, reason)
 
     if int(model.epoch) >= epochs:
         print(f"Run {run.root} already finished: step {int(model.step)}, epoch "
               f"{int(model.epoch)}/{epochs}. Raise --epochs to train longer.", file=out)
         return result("already_finished", {})
+    if max_steps and int(model.step) >= max_steps:
+        print(f"Run {run.root} is at step {int(model.step)}, the step limit.", file=out)
+        return result("interrupted", {}, f"the step limit ({max_steps})")
 
     monitor = TrainingMonitor(config, data, model, run.best)
     writer = tf.summary.create_file_writer(run.logs)
@@ -262,7 +294,7 @@ def _train_locked(config: Config, strategy: tf.distribute.Strategy, run: RunFold
               f"{_position(int(model.step), steps_per_epoch, epochs)}; saved {path}. The run "
               "is unfinished: run the same command again to resume.", file=out)
         tell("end")
-        return result("interrupted", losses)
+        return result("interrupted", losses, stop.reason)
 
     stop = StopRequest()
     with stop.installed(), contextlib.closing(profiler):
@@ -274,6 +306,10 @@ def _train_locked(config: Config, strategy: tf.distribute.Strategy, run: RunFold
                 values = model.train_step(real_a, real_b)
                 step = int(model.step)
                 profiler.after_step(step)
+                if max_steps and step >= max_steps:
+                    stop.reason = stop.reason or f"the step limit ({max_steps})"
+                elif max_seconds and time.perf_counter() - started >= max_seconds:
+                    stop.reason = stop.reason or f"the time limit ({max_seconds:g} s)"
                 with writer.as_default(step=step):
                     for name, value in values.items():
                         tf.summary.scalar("lr" if name == "lr" else f"loss/{name}", value)
@@ -284,6 +320,7 @@ def _train_locked(config: Config, strategy: tf.distribute.Strategy, run: RunFold
                 save_now = bool(config.save_every_steps) and step % config.save_every_steps == 0
                 # Losses are read (and checked) at least before anything is saved.
                 if bar.due() or end_of_epoch or save_now or stop:
+                    _report_failed_files(data, run, bar)
                     losses = _read_losses(values, step, manager.latest_checkpoint)
                     bar.update(step, label, {short: losses[name]
                                              for name, short in SHOWN_LOSSES.items()})
@@ -295,6 +332,7 @@ def _train_locked(config: Config, strategy: tf.distribute.Strategy, run: RunFold
                     _save(manager, model)
                 if stop:
                     return stop_now()
+            _report_failed_files(data, run, bar)
             model.epoch.assign_add(1)
             model.epoch_step.assign(0)
             done = epoch + 1

@@ -10,12 +10,15 @@ import keras
 import tensorflow as tf
 
 from cyclegan_tf.core import losses, precision
+from cyclegan_tf.core.checkpoints import AVERAGES
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.nets.models import build_discriminator, build_generator
 from cyclegan_tf.training import distribute
+from cyclegan_tf.training.augment import augment
 from cyclegan_tf.training.fused_adam import FusedAdam
 from cyclegan_tf.training.image_pool import ImagePool
 from cyclegan_tf.training.schedules import LearningRate
+from cyclegan_tf.training.weight_average import WeightAverage
 
 NETWORKS = ("generator_g", "generator_f", "discriminator_x", "discriminator_y")
 
@@ -68,6 +71,12 @@ class CycleGAN(tf.Module):
             self.generator_f = build_generator(config, "generator_f")
             self.discriminator_x = build_discriminator(config, "discriminator_x")
             self.discriminator_y = build_discriminator(config, "discriminator_y")
+            self.averages = {
+                name: WeightAverage(self.network(name), build_generator(config, average),
+                                    config.ema_decay)
+                for name, average in AVERAGES.items()} if config.ema_decay else {}
+        # DiffAugment's random numbers, checkpointed so that a resumed run draws the same.
+        self.augment_rng = tf.random.Generator.from_seed(config.seed * 2 + 3)
         self.learning_rate = LearningRate(config, steps_per_epoch)
         self.optimizers = {name: self._make_optimizer() for name in NETWORKS}
         for name, optimizer in self.optimizers.items():
@@ -104,13 +113,23 @@ class CycleGAN(tf.Module):
             **{name: self.network(name) for name in NETWORKS},
             **{key: states for key, states in random_states.items() if states},
             **{f"{name}_optimizer": opt for name, opt in self.optimizers.items()},
+            **{AVERAGES[name]: average.average for name, average in self.averages.items()},
             step=self.step, epoch=self.epoch, epoch_step=self.epoch_step,
             pool_a=self.pool_a, pool_b=self.pool_b,
+            **({"augment_rng": self.augment_rng} if self.config.augmentations else {}),
         )
 
+    def inference_generator(self, name: str) -> keras.Model:
+        """The generator `name` as samples, evaluation and export use it: its weight average
+        with --ema_decay, else the trained network itself."""
+        average = self.averages.get(name)
+        return average.average if average else self.network(name)
+
     def translate(self, images: tf.Tensor, direction: str = "a2b") -> tf.Tensor:
-        """Translates a batch in inference mode: 'a2b' uses G, 'b2a' uses F."""
-        generator = self.generator_g if direction == "a2b" else self.generator_f
+        """Translates a batch in inference mode: 'a2b' uses G, 'b2a' uses F (their weight
+        averages with --ema_decay)."""
+        generator = self.inference_generator("generator_g" if direction == "a2b"
+                                             else "generator_f")
         return tf.cast(generator(images, training=False), tf.float32)
 
     def _train_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -120,6 +139,8 @@ class CycleGAN(tf.Module):
         per_replica = self.strategy.run(self._replica_step, args=(real_a, real_b))
         values = {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
                   for name, value in per_replica.items()}
+        for average in self.averages.values():
+            average.update(self.step)
         self.step.assign_add(1)
         self.epoch_step.assign_add(1)
         return {**values, "lr": learning_rate}
@@ -130,6 +151,18 @@ class CycleGAN(tf.Module):
             return [generator(x, training=True) for x in images]
         outputs = generator(tf.concat(images, axis=0), training=True)
         return tf.split(outputs, len(images), axis=0)
+
+    def _judge(self, discriminator: keras.Model, images: tf.Tensor) -> tf.Tensor:
+        """`discriminator` in training mode on `images`, augmented with --diffaugment."""
+        if self.config.augmentations:
+            images = augment(images, self.config.augmentations, self.augment_rng)
+        return discriminator(images, training=True)
+
+    def _color_loss(self, source: tf.Tensor, translated: tf.Tensor) -> tf.Tensor:
+        """--lambda_color times the L1 distance of the two images' 1/16-size average pools."""
+        window = max(1, self.config.image_size // 16)
+        pool = lambda x: tf.nn.avg_pool2d(tf.cast(x, tf.float32), window, window, "VALID")
+        return self.config.lambda_color * losses.l1(pool(source), pool(translated))
 
     def _replica_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
         """Losses and one update of all four networks on this replica's share of the batch."""
@@ -149,15 +182,15 @@ class CycleGAN(tf.Module):
                 fake_b, cycled_b = self._generate(g, real_a, fake_a)
             (cycled_a,) = self._generate(f, fake_b)
 
-            d_real_a = d_x(real_a, training=True)
-            d_real_b = d_y(real_b, training=True)
-            d_fake_a = d_x(fake_a, training=True)
-            d_fake_b = d_y(fake_b, training=True)
+            d_real_a = self._judge(d_x, real_a)
+            d_real_b = self._judge(d_y, real_b)
+            d_fake_a = self._judge(d_x, fake_a)
+            d_fake_b = self._judge(d_y, fake_b)
             if config.pool_size:
                 # The discriminators learn from the pool's history of fakes; the generators
                 # are judged on their newest ones.
-                d_pool_a = d_x(self.pool_a.query(fake_a), training=True)
-                d_pool_b = d_y(self.pool_b.query(fake_b), training=True)
+                d_pool_a = self._judge(d_x, self.pool_a.query(fake_a))
+                d_pool_b = self._judge(d_y, self.pool_b.query(fake_b))
             else:
                 d_pool_a, d_pool_b = d_fake_a, d_fake_b
 
@@ -167,11 +200,15 @@ class CycleGAN(tf.Module):
                 identity_f = config.lambda_identity * losses.l1(real_a, same_a)
             else:
                 identity_g = identity_f = tf.constant(0.0)
+            if config.lambda_color:
+                color_g, color_f = self._color_loss(real_a, fake_b), self._color_loss(real_b, fake_a)
+            else:
+                color_g = color_f = tf.constant(0.0)
             adv_g = losses.generator_loss(d_fake_b, config.gan_loss)
             adv_f = losses.generator_loss(d_fake_a, config.gan_loss)
             total = {
-                "generator_g": adv_g + cycle + identity_g,
-                "generator_f": adv_f + cycle + identity_f,
+                "generator_g": adv_g + cycle + identity_g + color_g,
+                "generator_f": adv_f + cycle + identity_f + color_f,
                 "discriminator_x": losses.discriminator_loss(d_real_a, d_pool_a, config.gan_loss),
                 "discriminator_y": losses.discriminator_loss(d_real_b, d_pool_b, config.gan_loss),
             }
@@ -198,4 +235,5 @@ class CycleGAN(tf.Module):
             "adv_f": adv_f,
             "cycle": cycle,
             "identity": identity_g + identity_f,
+            **({"color": color_g + color_f} if config.lambda_color else {}),
         }

@@ -1,0 +1,234 @@
+"""The quality options (resize upsampling, anti-aliasing, identity start, weight average,
+DiffAugment, colour loss), the step and time limits of training, and the quality harness."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import tiny_config, write_images
+from PIL import Image
+
+from cyclegan_tf.core import checkpoints
+from cyclegan_tf.core.configs import Config, ConfigError
+from cyclegan_tf.core.presets import preset_config
+from cyclegan_tf.tools import quality
+from cyclegan_tf.nets.layers import Blur2D
+from cyclegan_tf.nets.models import build_discriminator, build_generator
+from cyclegan_tf.training import augment
+from cyclegan_tf.training.loop import train
+from cyclegan_tf.training.trainer import CycleGAN
+
+GENERATORS = ("resnet", "unet", "encoder_decoder")
+
+
+def _config(generator: str, **options) -> Config:
+    return Config(generator=generator, discriminator="patch", image_size=32, ngf=4, ndf=4,
+                  n_blocks=1, **options)
+
+
+def _random_images(n: int = 2, size: int = 32, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (n, size, size, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_identity_start_generator_first_outputs_its_input(generator):
+    images = _random_images()
+    model = build_generator(_config(generator, identity_start=True), "g")
+    np.testing.assert_allclose(model(images).numpy(), images, atol=1e-6)
+    plain = build_generator(_config(generator), "g")
+    assert np.abs(plain(images).numpy() - images).max() > 0.1
+
+
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_resize_upsampling_has_no_transposed_convolution(generator):
+    config = _config(generator, upsample="resize")
+    layers = build_generator(config, "g").layers
+    assert not any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in layers)
+    assert sum(isinstance(layer, keras.layers.UpSampling2D) for layer in layers) >= 2
+    out = build_generator(config, "g")(_random_images(1, size=32))
+    assert out.shape == (1, 32, 32, 3)
+    transposed = build_generator(_config(generator), "g").layers
+    assert any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in transposed)
+
+
+def test_resize_upsampling_keeps_the_resnet_parameter_count():
+    counts = [build_generator(preset_config("paper", upsample=mode), "g").count_params()
+              for mode in ("transpose", "resize")]
+    assert counts == [11_378_179, 11_378_179]
+
+
+def test_antialias_blurs_before_every_stride_two_convolution():
+    for generator, strided in (("resnet", 2), ("encoder_decoder", 2), ("unet", 5)):
+        model = build_generator(_config(generator, antialias=True), "g")
+        assert sum(isinstance(layer, Blur2D) for layer in model.layers) == strided, generator
+    discriminator = build_discriminator(_config("resnet", antialias=True), "d")
+    assert sum(isinstance(layer, Blur2D) for layer in discriminator.layers) == 3
+    plain = build_generator(_config("resnet"), "g")
+    assert not any(isinstance(layer, Blur2D) for layer in plain.layers)
+
+
+def test_blur_keeps_flat_images_and_removes_the_highest_frequency():
+    flat = np.full((1, 8, 8, 2), 0.3, np.float32)
+    np.testing.assert_allclose(Blur2D()(flat).numpy(), flat, atol=1e-6)
+    checker = np.indices((8, 8)).sum(axis=0) % 2 * 2.0 - 1.0  # +-1 checkerboard.
+    blurred = Blur2D()(checker[None, :, :, None].astype(np.float32)).numpy()
+    assert np.abs(blurred[0, 1:-1, 1:-1]).max() < 1e-6  # Nyquist frequency: gone.
+
+
+def test_diffaugment_is_differentiable_deterministic_and_keeps_shapes():
+    images = tf.constant(_random_images(3))
+    policies = ("color", "translation", "cutout")
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        out = augment.augment(images, policies, tf.random.Generator.from_seed(1))
+        loss = tf.reduce_sum(out * out)
+    assert out.shape == images.shape
+    gradient = tape.gradient(loss, images)
+    assert float(tf.reduce_sum(tf.abs(gradient))) > 0
+    again = augment.augment(images, policies, tf.random.Generator.from_seed(1))
+    np.testing.assert_array_equal(out.numpy(), again.numpy())
+    other = augment.augment(images, policies, tf.random.Generator.from_seed(2))
+    assert not np.array_equal(out.numpy(), other.numpy())
+
+
+def test_cutout_zeroes_a_quarter_of_each_image():
+    ones = tf.ones([4, 16, 16, 3])
+    out = augment.augment(ones, ("cutout",), tf.random.Generator.from_seed(0)).numpy()
+    np.testing.assert_array_equal((out == 0).mean(axis=(1, 2, 3)), [0.25] * 4)
+
+
+def test_unknown_augmentation_and_bad_ema_decay_are_refused():
+    with pytest.raises(ConfigError, match="--diffaugment='color,zoom': zoom"):
+        Config(diffaugment="color,zoom").validate()
+    with pytest.raises(ConfigError, match="--ema_decay"):
+        Config(ema_decay=1.5).validate()
+
+
+def _step_config(**options) -> Config:
+    return _config("resnet", lr=1e-3, epochs=2, pool_size=0, **options)
+
+
+def test_weight_average_follows_the_generator_and_is_used_for_translation():
+    model = CycleGAN(_step_config(ema_decay=0.9), steps_per_epoch=4)
+    batch = tf.constant(_random_images(1))
+    for _ in range(5):
+        model.train_step(batch, batch)
+    trained = model.generator_g.trainable_weights[0].numpy()
+    averaged = model.averages["generator_g"].average.trainable_weights[0].numpy()
+    assert not np.array_equal(trained, averaged)
+    expected = model.averages["generator_g"].average(batch, training=False).numpy()
+    np.testing.assert_array_equal(model.translate(batch, "a2b").numpy(), expected)
+
+
+def test_weight_average_and_augmentation_resume_exactly(tmp_path):
+    config = _step_config(ema_decay=0.9, diffaugment="color,translation,cutout",
+                          lambda_color=2.0)
+    batches = [tf.constant(_random_images(1, seed=s)) for s in range(4)]
+    straight = CycleGAN(config, steps_per_epoch=4)
+    for batch in batches:
+        straight.train_step(batch, batch)
+    first = CycleGAN(config, steps_per_epoch=4)
+    for batch in batches[:2]:
+        first.train_step(batch, batch)
+    manager = checkpoints.manager(first.checkpoint(), str(tmp_path), keep=1)
+    manager.save()
+    resumed = CycleGAN(config, steps_per_epoch=4)
+    resumed.checkpoint().restore(manager.latest_checkpoint).assert_consumed()
+    for batch in batches[2:]:
+        losses = resumed.train_step(batch, batch)
+    assert float(losses["color"]) > 0
+    for name in ("generator_g", "generator_f"):
+        for x, y in zip(straight.averages[name].average.weights,
+                        resumed.averages[name].average.weights):
+            np.testing.assert_array_equal(x.numpy(), y.numpy())
+
+
+def test_export_uses_the_weight_average(image_dirs, tmp_path):
+    from cyclegan_tf.inference.generators import load_run
+
+    config = tiny_config(image_dirs, str(tmp_path / "run"), generator="resnet", n_blocks=1,
+                         discriminator="patch", ema_decay=0.5, epochs=1, lr=1e-2)
+    train(config, out=io.StringIO())
+    run = load_run(config.output_dir, ["a2b"])
+    model = CycleGAN(config)
+    model.checkpoint().restore(checkpoints.saved_checkpoints(
+        os.path.join(config.output_dir, "checkpoints"))[0])
+    image = tf.constant(_random_images(1))
+    np.testing.assert_allclose(run.generators["a2b"](image).numpy(),
+                               model.translate(image, "a2b").numpy(), atol=1e-6)
+    assert np.abs(model.generator_g(image).numpy()
+                  - model.translate(image, "a2b").numpy()).max() > 1e-4
+
+
+def test_options_off_leave_the_training_step_unchanged():
+    batch = tf.constant(_random_images(1))
+    plain = CycleGAN(_step_config(), steps_per_epoch=4)
+    explicit = CycleGAN(_step_config(upsample="transpose", antialias=False,
+                                     identity_start=False, ema_decay=0.0, diffaugment="",
+                                     lambda_color=0.0), steps_per_epoch=4)
+    a = {k: float(v) for k, v in plain.train_step(batch, batch).items()}
+    b = {k: float(v) for k, v in explicit.train_step(batch, batch).items()}
+    assert a == b and "color" not in a
+
+
+def test_step_limit_stops_and_a_second_call_continues(image_dirs, tmp_path):
+    config = tiny_config(image_dirs, str(tmp_path / "run"), epochs=3)
+    out = io.StringIO()
+    first = train(config, out=out, max_steps=3)
+    assert (first.status, first.step) == ("interrupted", 3)
+    assert "Stopped by the step limit (3)" in out.getvalue()
+    second = train(config, out=io.StringIO(), max_steps=7)
+    assert (second.status, second.step) == ("interrupted", 7)
+    again = train(config, out=io.StringIO(), max_steps=7)
+    assert (again.status, again.step) == ("interrupted", 7)
+
+
+# The harness. ----------------------------------------------------------------------------
+
+
+def _tiny_benchmark(root: str) -> str:
+    """trainA/trainB/testA/testB_truth at 32 px; the truth is the photo darkened."""
+    write_images(os.path.join(root, "trainA"), 4, size=(32, 32), seed=1)
+    write_images(os.path.join(root, "trainB"), 4, size=(32, 32), seed=2)
+    photos = write_images(os.path.join(root, "testA"), 3, size=(32, 32), seed=3)
+    os.makedirs(os.path.join(root, "testB_truth"))
+    for path in photos:
+        dark = (np.asarray(Image.open(path)) // 2).astype(np.uint8)
+        Image.fromarray(dark).save(os.path.join(root, "testB_truth", os.path.basename(path)))
+    return root
+
+
+def test_harness_scores_copying_training_and_the_export(tmp_path):
+    bench = _tiny_benchmark(str(tmp_path / "bench"))
+    config = preset_config("paper", image_size=32, ngf=4, ndf=4, n_blocks=1,
+                           identity_start=True, num_samples=1)
+    out = io.StringIO()
+    results = quality.run_benchmark(config, bench, str(tmp_path / "q"), steps=4, evaluations=2,
+                                    out=out)
+    names, photos, truths = quality.load_test_pairs(bench)
+    mse = ((photos / 255.0 - truths / 255.0) ** 2).mean(axis=(1, 2, 3))
+    assert results["copying"]["psnr"] == pytest.approx(np.mean(-10 * np.log10(mse)), abs=1e-3)
+    assert [h["step"] for h in results["history"]] == [2, 4]
+    # The SavedModel computes what the run's checkpoint computes.
+    assert results["final"]["psnr"] == pytest.approx(results["history"][-1]["psnr"], abs=0.05)
+    written = json.load(open(tmp_path / "q" / quality.RESULT_FILE))
+    assert written["final"] == results["final"] and written["machine"]["cpu"]
+    assert sorted(os.listdir(tmp_path / "q" / "pred")) == [n + ".png" for n in names]
+    picture = Image.open(results["picture"])
+    assert picture.size == (3 * 32 + 4, 3 * 32 + 4)
+    assert "vs copying" in out.getvalue()
+
+
+def test_harness_refuses_a_bad_folder_or_budget(tmp_path):
+    bench = _tiny_benchmark(str(tmp_path / "bench"))
+    with pytest.raises(quality.BenchmarkError, match="exactly one budget"):
+        quality.run_benchmark(Config(), bench, str(tmp_path / "q"), steps=3, minutes=1)
+    os.rename(os.path.join(bench, "testB_truth"), os.path.join(bench, "truth"))
+    with pytest.raises(quality.BenchmarkError, match="lacks testB_truth/"):
+        quality.load_test_pairs(bench)
