@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -80,6 +81,7 @@ def test_folder_of_mixed_sizes_with_a_corrupt_file(saved_models, photos, tmp_pat
     report = out.getvalue()
     assert f"Skipped {os.path.join(photos, 'broken.png')!r}" in report
     assert "Translated 5 of 6 images; skipped 1 unreadable: broken.png." in report
+    assert re.search(r"broken\.png\. \d+\.\d s, \d+\.\d\d images/s\.", report), report
 
 
 def test_equal_sizes_are_batched_and_outputs_keep_their_names(photos, tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ import math
 import os
 import re
 import sys
+import time
 import warnings
 from typing import TextIO
 
@@ -27,6 +28,7 @@ from PIL import Image, ImageOps
 
 from cyclegan_tf.core import configs
 from cyclegan_tf.core.configs import ConfigError
+from cyclegan_tf.core.files import printable_path
 from cyclegan_tf.core.images import save_png
 from cyclegan_tf.core.progress import ProgressBar
 from cyclegan_tf.data.pipeline import DataError, list_images, to_rgb
@@ -275,15 +277,24 @@ class TranslateResult:
     outputs: dict[str, str]  # Input path -> translated PNG.
     skipped: dict[str, str]  # Input path -> why it was skipped.
     panel: str | None = None
+    seconds: float = 0.0  # Reading, translating and writing, model loading excluded.
+
+    @property
+    def images_per_second(self) -> float:
+        """Translated images per second of `seconds`."""
+        return len(self.outputs) / self.seconds if self.seconds else 0.0
 
     @property
     def summary(self) -> str:
-        """One line: how many were translated, and which were skipped."""
+        """One line: how many were translated, which were skipped, and how fast."""
         line = f"Translated {len(self.outputs)} of {len(self.outputs) + len(self.skipped)} images"
         if self.skipped:
-            names = ", ".join(os.path.basename(p) for p in self.skipped)
+            names = ", ".join(printable_path(os.path.basename(p)) for p in self.skipped)
             line += f"; skipped {len(self.skipped)} unreadable: {names}"
-        return line + "."
+        line += "."
+        if self.seconds:
+            line += f" {self.seconds:.1f} s, {self.images_per_second:.2f} images/s."
+        return line
 
 
 class _Writer:
@@ -399,8 +410,10 @@ def translate_paths(model: str, inputs: str, output_dir: str, direction: str | N
         os.makedirs(os.path.join(output_dir, SIDE_BY_SIDE_DIR), exist_ok=True)
     writer = _Writer(output_dir, output_names(paths), {p: i for i, p in enumerate(paths)},
                      side_by_side, panel)
+    started = time.perf_counter()
     skipped = _translate_in_batches(paths, translator, writer, batch_size, out)
-    result = TranslateResult(writer.outputs, skipped, writer.write_panel())
+    result = TranslateResult(writer.outputs, skipped, writer.write_panel(),
+                             time.perf_counter() - started)
     print(f"{result.summary} Model: {translator.description}; outputs in {output_dir}"
           + (f", panel {result.panel}" if result.panel else "") + ".", file=out)
     return result
