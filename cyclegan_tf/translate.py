@@ -7,7 +7,13 @@ from absl import flags
 from cyclegan_tf.cli import app
 from cyclegan_tf.core.configs import ConfigError
 from cyclegan_tf.inference.generators import DIRECTIONS, ExportError
-from cyclegan_tf.inference.translate import TranslateError, TranslateResult, translate_paths
+from cyclegan_tf.inference.tiling import TILE_STATISTICS
+from cyclegan_tf.inference.translate import (
+    TileOptions,
+    TranslateError,
+    TranslateResult,
+    translate_paths,
+)
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -28,6 +34,17 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                          "OUTPUT/panel.png; 0 is off.", lower_bound=0, flag_values=flag_values)
     flags.DEFINE_integer("batch_size", 8, "Most images of one size translated together.",
                          lower_bound=1, flag_values=flag_values)
+    flags.DEFINE_integer("tile", 0, "Translate images larger than TILE x TILE pixels tile by "
+                         "tile, blended without seams, in memory that does not grow with the "
+                         "image (e.g. 512); 0 translates whole images.", lower_bound=0,
+                         flag_values=flag_values)
+    flags.DEFINE_integer("overlap", 64, "With --tile: the least overlap of neighbouring "
+                         "tiles, blended with a smooth window.", lower_bound=0,
+                         flag_values=flag_values)
+    flags.DEFINE_enum("tile_statistics", "image", list(TILE_STATISTICS), "With --tile: "
+                      "normalise every tile by the whole image's statistics (image: measured "
+                      "on a downscaled pass; keeps tones even across tiles) or by its own "
+                      "(tile).", flag_values=flag_values)
     flags.mark_flags_as_required(["model", "input", "output"], flag_values=flag_values)
 
 
@@ -35,7 +52,7 @@ def translate_from_flags(flag_values: flags.FlagValues = flags.FLAGS) -> Transla
     """Runs the translation the parsed flags describe."""
     v = flag_values
     return translate_paths(v.model, v.input, v.output, v.direction, v.side_by_side, v.panel,
-                           v.batch_size)
+                           v.batch_size, tiles=TileOptions(v.tile, v.overlap, v.tile_statistics))
 
 
 COMMAND = app.Command(

@@ -8,6 +8,7 @@ restore (incomplete, damaged) falls back to the one before it, as training does.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from cyclegan_tf.core import checkpoints, configs, precision
 from cyclegan_tf.core.checkpoints import AVERAGES
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.core.run_folder import RunFolder
+from cyclegan_tf.inference.serving import size_rule, translate_float_images
 from cyclegan_tf.nets.models import build_generator
 
 DIRECTIONS = ("a2b", "b2a")
@@ -117,3 +119,44 @@ def load_run(run_dir: str, directions: Sequence[str] = DIRECTIONS, checkpoint: s
         print(f"Using {path}, the newest checkpoint that restores.", file=out)
     return LoadedRun(config, path, int(step), generators, compute)
 
+
+
+def load_export(saved_model: str) -> LoadedRun:
+    """The float32 generator of one of our SavedModel exports, rebuilt from its assets.
+
+    The architecture comes from `assets/config.json`, the weights from the SavedModel's
+    variables (in the generator's own order), and the rebuilt generator is checked against
+    the SavedModel's `translate_float` on a probe image before it is returned.
+
+    Raises:
+        ExportError: naming the folder when it is not our export or does not match.
+    """
+    assets = os.path.join(saved_model, "assets")
+    info_path = os.path.join(assets, "export.json")
+    if not os.path.exists(os.path.join(saved_model, "saved_model.pb")) or not os.path.exists(
+            os.path.join(assets, configs.CONFIG_FILENAME)):
+        raise ExportError(f"--saved_model={saved_model!r} is not a cyclegan_tf SavedModel (it "
+                          "needs saved_model.pb and assets/config.json); for an export of both "
+                          "directions pass its a2b/ or b2a/ folder.")
+    config = configs.load_config(os.path.join(assets, configs.CONFIG_FILENAME))
+    with open(info_path) as f:
+        info = json.load(f)
+    direction = info.get("direction", "a2b")
+    loaded = tf.saved_model.load(saved_model)
+    generator = build_generator(config, GENERATOR_NAMES[direction])
+    saved = list(loaded.variables)
+    if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in generator.variables]:
+        raise ExportError(f"--saved_model={saved_model!r}: its variables do not match the "
+                          f"generator its config.json describes; export it again from its run.")
+    for variable, value in zip(generator.variables, saved):
+        variable.assign(value)
+    probe = tf.random.stateless_uniform([1, 37, 61, 3], [1, 2], -1.0, 1.0)
+    expected = loaded.signatures["translate_float"](images=probe)["images"]
+    rebuilt = translate_float_images(generator, probe, size_rule(config))
+    tolerance = 1e-4 if info.get("precision", "float32") == "float32" else 0.1
+    if float(tf.reduce_max(tf.abs(expected - rebuilt))) > tolerance:
+        raise ExportError(f"--saved_model={saved_model!r}: the generator rebuilt from its "
+                          "config.json does not compute what the SavedModel does; export it "
+                          "again from its run.")
+    return LoadedRun(config, str(info.get("checkpoint", "")), int(info.get("step", 0)),
+                     {direction: generator}, "float32")

@@ -128,8 +128,9 @@ def _padding(size: tf.Tensor, multiple: int, minimum: int) -> tuple[tf.Tensor, t
     return before, total - before
 
 
-def _translate(generator: keras.Model, images: tf.Tensor, sizes: SizeRule) -> tf.Tensor:
-    """Float images in [-1, 1] of any size: pad, run in inference mode, crop."""
+def translate_unchecked(generator: keras.Model, images: tf.Tensor, sizes: SizeRule) -> tf.Tensor:
+    """Float images in [-1, 1] of any size: pad, run in inference mode, crop; no checks
+    (the portable exports' graph, whose runtimes cannot run assertions)."""
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     top, bottom = _padding(height, *sizes)
     left, right = _padding(width, *sizes)
@@ -146,13 +147,14 @@ def translate_float_images(generator: keras.Model, images: tf.Tensor,
     Height and width are padded by reflection to what the generator takes (`sizes`, see
     `size_rule`) and the result cropped back.
     """
-    return _translate(generator, check_images(images, max_pixels), sizes)
+    return translate_unchecked(generator, check_images(images, max_pixels), sizes)
 
 
 def translate_uint8_images(generator: keras.Model, images: tf.Tensor,
                            sizes: SizeRule, max_pixels: int = DEFAULT_MAX_PIXELS) -> tf.Tensor:
     """Translates a uint8 batch of any size to a uint8 batch of the same size."""
-    return to_uint8(_translate(generator, to_float(check_images(images, max_pixels)), sizes))
+    images = to_float(check_images(images, max_pixels))
+    return to_uint8(translate_unchecked(generator, images, sizes))
 
 
 def translate_encoded_images(generator: keras.Model, contents: tf.Tensor, sizes: SizeRule,
@@ -171,7 +173,7 @@ def translate_encoded_images(generator: keras.Model, contents: tf.Tensor, sizes:
             message=_pixel_limit_message(max_pixels))
         with tf.control_dependencies([small_enough]):
             image = tf.ensure_shape(decode_image(encoded, background), [None, None, 3])
-        translated = _translate(generator, to_float(image)[None], sizes)
+        translated = translate_unchecked(generator, to_float(image)[None], sizes)
         return tf.io.encode_png(to_uint8(translated)[0])
 
     return tf.map_fn(translate_one, contents, fn_output_signature=tf.TensorSpec([], tf.string))

@@ -1,12 +1,17 @@
 """Translate images with an exported SavedModel, or straight from a training run.
 
 `Translator` loads a model (see its docstring) and translates PIL images or arrays;
-`translate_paths` translates files. `--input` is one image or a folder of them (its JPEG, PNG, BMP and
-GIF files, not sub-folders). Each image keeps its size and is written as `OUTPUT/<stem>.png`
+`translate_paths` translates files. `--input` is one image or a folder of them (its JPEG,
+PNG, BMP and GIF files, not sub-folders). Each image keeps its size and is written as `OUTPUT/<stem>.png`
 (`<stem>_<ext>.png` when two inputs share a stem); images of equal size are translated in
 batches. `--side_by_side` also writes input|output pairs to `OUTPUT/side_by_side/`, and
 `--panel N` one grid of the first N input/output pairs to `OUTPUT/panel.png`. Files that
 cannot be read or decoded are reported by name and skipped.
+
+`--tile T` translates images larger than T x T tile by tile (see `tiling`), in memory that
+does not grow with the model's activations, so photos of any size up to `TILED_MAX_PIXELS`
+translate; with `--tile_statistics=image` (the default) every tile is normalised by the
+whole image's statistics, measured on a downscaled pass.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import time
 import warnings
 from typing import TextIO
 
+import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps
@@ -33,13 +39,16 @@ from cyclegan_tf.core.images import save_png
 from cyclegan_tf.core.progress import ProgressBar
 from cyclegan_tf.data.pipeline import DataError, list_images, to_rgb
 from cyclegan_tf.data.scan import decode_with_pillow
-from cyclegan_tf.inference import export, serving
-from cyclegan_tf.inference.generators import DIRECTIONS, load_run
+from cyclegan_tf.inference import export, serving, tiling
+from cyclegan_tf.inference.generators import DIRECTIONS, load_export, load_run
 
 SIDE_BY_SIDE_DIR = "side_by_side"
 PANEL_FILE = "panel.png"
 PANEL_CELL = 128  # Pixels of each image's square in the panel.
 WHITE = (255, 255, 255)
+# With --tile the model sees only tiles, so the per-image limit is the decoded image's
+# memory instead: 3 bytes a pixel in and 3 out (20000 x 20000 is 2.4 GB).
+TILED_MAX_PIXELS = 20000 * 20000
 
 
 class TranslateError(ValueError):
@@ -93,7 +102,8 @@ def _describe(path: str) -> str:
     """What is at `path`, for an error message."""
     if not os.path.exists(path):
         parent = os.path.dirname(os.path.abspath(path))
-        return f"it does not exist (the folder {parent} {'exists' if os.path.isdir(parent) else 'does not exist either'})"
+        state = "exists" if os.path.isdir(parent) else "does not exist either"
+        return f"it does not exist (the folder {parent} {state})"
     if os.path.isfile(path):
         return "it is a file"
     inside = sorted(os.listdir(path))
@@ -137,6 +147,8 @@ class Translator:
             raise TranslateError(
                 f"--model={path!r} translates {recorded}, not --direction={direction}.")
         loaded = tf.saved_model.load(path)
+        self._saved_model_path = path
+        self.generator, self.config = None, None  # Rebuilt on demand (`in_memory_generator`).
         self.max_pixels = int(_export_info(path).get("max_pixels", serving.DEFAULT_MAX_PIXELS))
         self._keep_alive = loaded  # Its signatures run only while it lives.
         serve = loaded.signatures["serving_default"]
@@ -149,6 +161,7 @@ class Translator:
         run = load_run(path, [direction])
         generator = run.generators[direction]
         sizes = serving.size_rule(run.config)
+        self.generator, self.config = generator, run.config
         self.max_pixels = serving.DEFAULT_MAX_PIXELS
         spec = tf.TensorSpec([None, None, None, 3], tf.uint8)
         self._function = tf.function(
@@ -160,6 +173,40 @@ class Translator:
     def translate_batch(self, images: np.ndarray) -> np.ndarray:
         """uint8 [N, H, W, 3] to uint8 [N, H, W, 3]."""
         return self._function(tf.constant(images, tf.uint8)).numpy()
+
+    def in_memory_generator(self) -> tuple[keras.Model, configs.Config]:
+        """The float32 Keras generator and its config (for a SavedModel, rebuilt from it)."""
+        if self.generator is None:
+            run = load_export(self._saved_model_path)
+            (self.generator,) = run.generators.values()
+            self.config = run.config
+        return self.generator, self.config
+
+    def translate_tiled(self, image: np.ndarray, tile: int, overlap: int = 64,
+                        statistics: str = "image", batch_size: int = 4) -> np.ndarray:
+        """Translates a uint8 [H, W, 3] image of any size tile by tile (see `tiling`).
+
+        `statistics='image'` normalises every tile by the whole image's statistics
+        (measured on a copy downscaled to `tile` pixels); 'tile' by each tile's own.
+        """
+        if statistics not in tiling.TILE_STATISTICS:
+            raise TranslateError(f"--tile_statistics={statistics!r} is not one of "
+                                 f"{', '.join(tiling.TILE_STATISTICS)}.")
+        try:
+            tiling.check_tiling(tile, overlap)
+        except ValueError as error:
+            raise TranslateError(str(error)) from None
+        if statistics == "tile":
+            return tiling.translate_tiled(self.translate_batch, image, tile, overlap, batch_size)
+        generator, config = self.in_memory_generator()
+        sizes = serving.size_rule(config)
+
+        def eager(batch: np.ndarray) -> np.ndarray:  # Eager: the statistics change per image.
+            return serving.translate_uint8_images(generator, tf.constant(batch), sizes).numpy()
+
+        measured = tiling.image_statistics(generator, config, image, tile)
+        with tiling.fixed_statistics(measured):
+            return tiling.translate_tiled(eager, image, tile, overlap, batch_size)
 
     def __call__(self, image: Image.Image | np.ndarray) -> Image.Image | np.ndarray:
         """Translates one image: a PIL image (any mode) gives a PIL RGB image; a uint8
@@ -348,9 +395,19 @@ def _check_output(output_dir: str, paths: list[str]) -> None:
             "Choose another folder.")
 
 
+@dataclasses.dataclass(frozen=True)
+class TileOptions:
+    """`--tile`, `--overlap` and `--tile_statistics` (see `Translator.translate_tiled`)."""
+
+    tile: int = 0  # 0: whole images.
+    overlap: int = 64
+    statistics: str = "image"
+
+
 def _translate_in_batches(paths: list[str], model: Translator, writer: _Writer, batch_size: int,
-                          out: TextIO) -> dict[str, str]:
-    """Reads, translates and writes `paths`, batching equal sizes; returns the skipped ones."""
+                          out: TextIO, tiles: TileOptions = TileOptions()) -> dict[str, str]:
+    """Reads, translates and writes `paths`, batching equal sizes and tiling large images
+    (with `tiles.tile`); returns the skipped ones."""
     skipped: dict[str, str] = {}
     bar = ProgressBar(len(paths), stream=out)
     pending: dict[tuple[int, ...], list[tuple[str, np.ndarray]]] = collections.defaultdict(list)
@@ -361,12 +418,18 @@ def _translate_in_batches(paths: list[str], model: Translator, writer: _Writer, 
         writer.write([path for path, _ in batch], images, model.translate_batch(images))
         bar.update(len(writer.outputs) + len(skipped), "translating")
 
+    limit = TILED_MAX_PIXELS if tiles.tile else model.max_pixels
     for path in paths:
         try:
-            image = read_image(path, model.background, model.max_pixels)
+            image = read_image(path, model.background, limit)
         except (tf.errors.OpError, OSError) as error:
             skipped[path] = _error_reason(error)
             bar.message(f"Skipped {path!r}: {skipped[path]}")
+            bar.update(len(writer.outputs) + len(skipped), "translating")
+            continue
+        if tiles.tile and max(image.shape[:2]) > tiles.tile:
+            result = model.translate_tiled(image, tiles.tile, tiles.overlap, tiles.statistics)
+            writer.write([path], image[None], result[None])
             bar.update(len(writer.outputs) + len(skipped), "translating")
             continue
         pending[image.shape].append((path, image))
@@ -383,7 +446,8 @@ def _translate_in_batches(paths: list[str], model: Translator, writer: _Writer, 
 
 def translate_paths(model: str, inputs: str, output_dir: str, direction: str | None = None,
                     side_by_side: bool = False, panel: int = 0, batch_size: int = 8,
-                    out: TextIO = sys.stdout) -> TranslateResult:
+                    out: TextIO = sys.stdout, tiles: TileOptions = TileOptions()
+                    ) -> TranslateResult:
     """Translates the image file or folder `inputs` into `output_dir`; see the module docstring.
 
     Args:
@@ -395,6 +459,7 @@ def translate_paths(model: str, inputs: str, output_dir: str, direction: str | N
         panel: When positive, write a grid of the first `panel` pairs to `panel.png`.
         batch_size: Most images of one size translated together.
         out: Where skipped files and the summary are reported.
+        tiles: Tiling of images larger than `tiles.tile` (0: none).
 
     Raises:
         TranslateError: for an unusable model, input or output (naming the flag).
@@ -402,6 +467,14 @@ def translate_paths(model: str, inputs: str, output_dir: str, direction: str | N
     if batch_size < 1 or panel < 0:
         raise TranslateError(f"--batch_size must be positive and --panel not negative, got "
                              f"{batch_size} and {panel}.")
+    if tiles.tile:
+        try:
+            tiling.check_tiling(tiles.tile, tiles.overlap)
+        except ValueError as error:
+            raise TranslateError(str(error)) from None
+        if tiles.statistics not in tiling.TILE_STATISTICS:
+            raise TranslateError(f"--tile_statistics={tiles.statistics!r} is not one of "
+                                 f"{', '.join(tiling.TILE_STATISTICS)}.")
     paths = list_inputs(inputs)
     _check_output(output_dir, paths)
     translator = Translator(model, direction)
@@ -411,7 +484,7 @@ def translate_paths(model: str, inputs: str, output_dir: str, direction: str | N
     writer = _Writer(output_dir, output_names(paths), {p: i for i, p in enumerate(paths)},
                      side_by_side, panel)
     started = time.perf_counter()
-    skipped = _translate_in_batches(paths, translator, writer, batch_size, out)
+    skipped = _translate_in_batches(paths, translator, writer, batch_size, out, tiles)
     result = TranslateResult(writer.outputs, skipped, writer.write_panel(),
                              time.perf_counter() - started)
     print(f"{result.summary} Model: {translator.description}; outputs in {output_dir}"
