@@ -10,7 +10,8 @@ time after warm-up, images per second, the achieved FLOP/s (convolution FLOPs co
 the networks, forward and backward) as a number and as a share of this device's peak rate
 for a 3x3 convolution in the step's precision, and the peak memory; the input pipeline's
 images per second on --data_dir; with --export, an exported generator SavedModel's latency
-at batch 1 and throughput at batch 8 (float32 and bfloat16 exports); with --compare, the
+at batch 1 and throughput at batch 8 (float32 and bfloat16 exports) and each --format (ONNX,
+LiteRT) at batch 1 in its own runtime, with its size and pixel difference; with --compare, the
 plain float32 step of the same networks in the same process, and the speed-up ratio.
 Images per second count images of one domain (one training step consumes --batch_size
 images of each); the peak memory is the process's (with --compare, of both steps). With
@@ -43,6 +44,7 @@ from cyclegan_tf.cli import app as cli
 from cyclegan_tf.cli.config_flags import config_from_flags, define_config_flags
 from cyclegan_tf.core import precision
 from cyclegan_tf.core.configs import Config, ConfigError
+from cyclegan_tf.inference import portable
 from cyclegan_tf.nets import flops
 from cyclegan_tf.tools import benchmarking
 from cyclegan_tf.training.trainer import CycleGAN
@@ -71,6 +73,9 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                       "batch 1 and throughput at batch 8, in each of --export_precisions.")
     flags.DEFINE_multi_enum("export_precisions", ["float32", "bf16"], ["float32", "bf16"],
                             "The `cyclegan_tf.export --precision` values that --export times.")
+    flags.DEFINE_list("export_formats", list(portable.FORMATS), "The `cyclegan_tf.export "
+                      "--format` values that --export times at batch 1, each in its own "
+                      "runtime (TensorFlow, onnxruntime, LiteRT); empty for none.")
     flags.DEFINE_bool("precision_check", False, "Train a small version of the model "
                       "(--precision_check_size px, ngf = ndf = 8) for --precision_check_steps steps "
                       "in float32 and in --precision on the same batches (from --data_dir, or random "
@@ -195,6 +200,12 @@ def print_table(results: dict[str, Any]) -> None:
                          f"{pipeline['images_per_s'] / training[0]['images_per_s']:>9.1f}x")
     for row in results.get("export", []):
         lines.append(f"{row['name']:<42} {row['median_s']:>9.3f} {row['images_per_s']:>9.2f}")
+    if results.get("formats"):
+        lines.append(f"{'format (float32, batch 1)':<26} {'median s':>9} {'MB':>7} "
+                     f"{'max diff vs SavedModel (levels)':>32}")
+        for row in results["formats"]:
+            lines.append(f"{row['format']:<26} {row['median_s']:>9.3f} {row['megabytes']:>7.1f} "
+                         f"{row['max_difference']:>32}")
     if "precision_check" in results:
         check = results["precision_check"]
         lines.append(f"precision check ({check['steps']} steps, {check['image_size']} px, "
@@ -237,6 +248,13 @@ def benchmark() -> None:
                  "precision": compute, "median_s": timing.median, "times_s": timing.times,
                  "images_per_s": timing.rate(size)}
                 for size, timing in timings.items()]
+        formats = portable.parse_formats(",".join(FLAGS.export_formats)) if \
+            FLAGS.export_formats else ()
+        results["formats"] = [
+            {"format": row.format, "median_s": row.timing.median, "times_s": row.timing.times,
+             "megabytes": row.megabytes, "max_difference": row.max_difference,
+             "image_size": config.image_size}
+            for row in benchmarking.format_inference(config, FLAGS.steps, FLAGS.warmup, formats)]
     if FLAGS.precision_check:
         results["precision_check"] = precision_check(config)
     results["machine_after"] = benchmarking.machine()

@@ -231,3 +231,8 @@ def test_benchmark_script_runs_every_measurement_and_writes_json(image_dirs, tmp
     assert results["input_pipeline"]["images_per_s"] > 0
     assert [(row["precision"], row["batch_size"]) for row in results["export"]] == [
         ("float32", 1), ("float32", 8), ("bf16", 1), ("bf16", 8)]
+    formats = {row["format"]: row for row in results["formats"]}
+    assert list(formats) == ["savedmodel", "onnx", "tflite", "tflite_float16", "tflite_int8"]
+    for name in ("savedmodel", "onnx", "tflite"):
+        assert formats[name]["max_difference"] <= 1 and formats[name]["median_s"] > 0
+    assert formats["tflite_int8"]["megabytes"] < formats["tflite"]["megabytes"]

@@ -43,7 +43,7 @@ FILES = {
 }
 PORTABLE_FORMATS = tuple(FILES)
 FORMATS = ("savedmodel", *PORTABLE_FORMATS)
-INSTALL_HINT = {"onnx": "pip install 'cyclegan_tf[onnx]' (tf2onnx)"}
+INSTALL_HINT = {"onnx": "pip install -e '.[onnx]' in the cyclegan_tf clone (tf2onnx)"}
 
 
 class PortableExportError(RuntimeError):

@@ -2,7 +2,7 @@
 
 The image is cut into `tile` x `tile` tiles that overlap by at least `overlap` pixels,
 spread evenly so the last one ends at the border. Each tile is translated on its own
-(tiles of a row in batches) and blended into the output with a raised-cosine window that
+(one at a time by default, or tiles of a row in batches) and blended into the output with a raised-cosine window that
 ramps up over the first `overlap` pixels of a side shared with another tile, so
 neighbouring tiles fade into each other instead of meeting at a seam. Rows of tiles are
 blended in a strip `tile` pixels high, and rows no later tile touches are written out, so
@@ -67,7 +67,7 @@ def window(length: int, overlap: int, ramp_start: bool, ramp_end: bool) -> np.nd
 
 
 def translate_tiled(translate_batch: Callable[[np.ndarray], np.ndarray], image: np.ndarray,
-                    tile: int, overlap: int, batch_size: int = 4) -> np.ndarray:
+                    tile: int, overlap: int, batch_size: int = 1) -> np.ndarray:
     """Translates the uint8 [H, W, 3] `image` tile by tile (see the module docstring).
 
     `translate_batch` maps a uint8 [N, h, w, 3] batch to one of the same shape.

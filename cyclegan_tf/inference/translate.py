@@ -183,11 +183,12 @@ class Translator:
         return self.generator, self.config
 
     def translate_tiled(self, image: np.ndarray, tile: int, overlap: int = 64,
-                        statistics: str = "image", batch_size: int = 4) -> np.ndarray:
+                        statistics: str = "image", batch_size: int = 1) -> np.ndarray:
         """Translates a uint8 [H, W, 3] image of any size tile by tile (see `tiling`).
 
         `statistics='image'` normalises every tile by the whole image's statistics
         (measured on a copy downscaled to `tile` pixels); 'tile' by each tile's own.
+        `batch_size` tiles are translated together: memory grows with it, speed barely.
         """
         if statistics not in tiling.TILE_STATISTICS:
             raise TranslateError(f"--tile_statistics={statistics!r} is not one of "

@@ -25,7 +25,7 @@ import tensorflow as tf
 from cyclegan_tf.core import losses, precision
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.data.pipeline import UnpairedData
-from cyclegan_tf.inference import export
+from cyclegan_tf.inference import export, portable
 from cyclegan_tf.nets.models import build_discriminator, build_generator
 from cyclegan_tf.training.image_pool import ImagePool
 from cyclegan_tf.training.schedules import LearningRate
@@ -261,6 +261,66 @@ def exported_inference(config: Config, steps: int, warmup: int,
             timings[batch_size] = time_calls(
                 lambda: translate(images=images)["images"].numpy(), steps, warmup)
     return timings
+
+
+@dataclasses.dataclass
+class FormatTiming:
+    """One export format timed at batch 1: latency, file size, largest pixel difference."""
+
+    format: str
+    timing: Timing
+    megabytes: float
+    max_difference: int  # Levels of 255 from the float32 SavedModel, on the timed image.
+
+
+def _portable_runner(fmt: str, path: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A function running the portable export at `path` in its own runtime."""
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        return lambda x: session.run([portable.OUTPUT_NAME], {portable.INPUT_NAME: x})[0]
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
+    runner = interpreter.get_signature_runner(portable.SIGNATURE)
+    return lambda x: runner(**{portable.INPUT_NAME: x})[portable.OUTPUT_NAME]
+
+
+def format_inference(config: Config, steps: int, warmup: int,
+                     formats: Sequence[str] = portable.FORMATS) -> list[FormatTiming]:
+    """Times each export format of one float32 generator at batch 1 in its own runtime
+    (TensorFlow, onnxruntime, LiteRT) on a uint8 image of `config.image_size`.
+
+    Weights are freshly initialised (speed does not depend on them); a format whose
+    converter or runtime is not installed is left out.
+    """
+    generator = build_generator(config, "generator_g")
+    size = config.image_size
+    image = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        saved = os.path.join(folder, "saved_model")
+        export.write_saved_model(generator, config, saved, {"benchmark": True})
+        serve = tf.saved_model.load(saved).signatures["serving_default"]
+        reference = serve(images=tf.constant(image))["images"].numpy().astype(int)
+        for fmt in formats:
+            if fmt == "savedmodel":
+                run = lambda x: serve(images=tf.constant(x))["images"].numpy()  # noqa: E731
+                megabytes = sum(os.path.getsize(os.path.join(d, f)) for d, _, files
+                                in os.walk(saved) for f in files) / 1e6
+            else:
+                try:
+                    path = portable.write_portable(generator, config, folder, fmt, {})
+                    run = _portable_runner(fmt, path)
+                except (ImportError, portable.PortableExportError) as error:
+                    print(f"Skipping {fmt}: {error}")
+                    continue
+                megabytes = os.path.getsize(path) / 1e6
+            difference = int(np.abs(run(image).astype(int) - reference).max())
+            results.append(FormatTiming(fmt, time_calls(lambda: run(image), steps, warmup),
+                                        megabytes, difference))
+    return results
 
 
 def training_batches(config: Config, steps: int) -> list[tuple[tf.Tensor, tf.Tensor]]:
