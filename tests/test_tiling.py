@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from test_export import make_run
 
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.inference import serving, tiling
 from cyclegan_tf.inference.translate import TileOptions, TranslateError, translate_paths
 from cyclegan_tf.nets.models import build_generator
-from test_export import make_run
 
 
 @pytest.mark.parametrize("size,tile,overlap", [(10, 16, 4), (16, 16, 4), (17, 16, 4),

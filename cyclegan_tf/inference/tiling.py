@@ -2,8 +2,8 @@
 
 The image is cut into `tile` x `tile` tiles that overlap by at least `overlap` pixels,
 spread evenly so the last one ends at the border. Each tile is translated on its own
-(one at a time by default, or tiles of a row in batches) and blended into the output with a raised-cosine window that
-ramps up over the first `overlap` pixels of a side shared with another tile, so
+(one at a time by default, or tiles of a row in batches) and blended into the output
+with a raised-cosine window that ramps up over the first `overlap` pixels of a side shared with another tile, so
 neighbouring tiles fade into each other instead of meeting at a seam. Rows of tiles are
 blended in a strip `tile` pixels high, and rows no later tile touches are written out, so
 memory is the model's at `tile` x `tile` plus the uint8 input and output images.
