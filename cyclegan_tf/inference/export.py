@@ -183,12 +183,10 @@ def export_generator(run_dir: str, output: str, direction: str = "a2b",
         if "savedmodel" in formats:
             raise ExportError("--saved_model is already a SavedModel: choose only portable "
                               f"--format values ({', '.join(portable.PORTABLE_FORMATS)}).")
-        run = load_export(saved_model)
+        run = portable_run = load_export(saved_model)
         directions = tuple(run.generators)
-        portable_run = run
     else:
-        run = load_run(run_dir, directions, checkpoint, compute, out)
-        portable_run = run
+        run = portable_run = load_run(run_dir, directions, checkpoint, compute, out)
         if run.precision != "float32" and set(formats) - {"savedmodel"}:
             portable_run = load_run(run_dir, directions, run.checkpoint, "float32", out)
     parent = os.path.dirname(output)

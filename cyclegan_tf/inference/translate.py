@@ -190,13 +190,7 @@ class Translator:
         (measured on a copy downscaled to `tile` pixels); 'tile' by each tile's own.
         `batch_size` tiles are translated together: memory grows with it, speed barely.
         """
-        if statistics not in tiling.TILE_STATISTICS:
-            raise TranslateError(f"--tile_statistics={statistics!r} is not one of "
-                                 f"{', '.join(tiling.TILE_STATISTICS)}.")
-        try:
-            tiling.check_tiling(tile, overlap)
-        except ValueError as error:
-            raise TranslateError(str(error)) from None
+        _check_tile_options(TileOptions(tile, overlap, statistics))
         if statistics == "tile":
             return tiling.translate_tiled(self.translate_batch, image, tile, overlap, batch_size)
         generator, config = self.in_memory_generator()
@@ -405,6 +399,18 @@ class TileOptions:
     statistics: str = "image"
 
 
+def _check_tile_options(tiles: TileOptions) -> None:
+    """Raises TranslateError naming the flag for an unusable --tile, --overlap or
+    --tile_statistics."""
+    if tiles.statistics not in tiling.TILE_STATISTICS:
+        raise TranslateError(f"--tile_statistics={tiles.statistics!r} is not one of "
+                             f"{', '.join(tiling.TILE_STATISTICS)}.")
+    try:
+        tiling.check_tiling(tiles.tile, tiles.overlap)
+    except ValueError as error:
+        raise TranslateError(str(error)) from None
+
+
 def _translate_in_batches(paths: list[str], model: Translator, writer: _Writer, batch_size: int,
                           out: TextIO, tiles: TileOptions = TileOptions()) -> dict[str, str]:
     """Reads, translates and writes `paths`, batching equal sizes and tiling large images
@@ -469,13 +475,7 @@ def translate_paths(model: str, inputs: str, output_dir: str, direction: str | N
         raise TranslateError(f"--batch_size must be positive and --panel not negative, got "
                              f"{batch_size} and {panel}.")
     if tiles.tile:
-        try:
-            tiling.check_tiling(tiles.tile, tiles.overlap)
-        except ValueError as error:
-            raise TranslateError(str(error)) from None
-        if tiles.statistics not in tiling.TILE_STATISTICS:
-            raise TranslateError(f"--tile_statistics={tiles.statistics!r} is not one of "
-                                 f"{', '.join(tiling.TILE_STATISTICS)}.")
+        _check_tile_options(tiles)
     paths = list_inputs(inputs)
     _check_output(output_dir, paths)
     translator = Translator(model, direction)
