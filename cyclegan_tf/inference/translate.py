@@ -3,8 +3,8 @@
 `Translator` loads a model (see its docstring) and translates PIL images or arrays;
 `translate_paths` translates files. `--input` is one image or a folder of them (its JPEG,
 PNG, BMP and GIF files, not sub-folders). Each image keeps its size and is written as
-`OUTPUT/<stem>.png` (`<stem>_<ext>.png` when two inputs share a stem); images of equal size are translated in
-batches. `--side_by_side` also writes input|output pairs to `OUTPUT/side_by_side/`, and
+`OUTPUT/<stem>.png` (`<stem>_<ext>.png` when two inputs share a stem); images of equal
+size are translated in batches. `--side_by_side` also writes input|output pairs to `OUTPUT/side_by_side/`, and
 `--panel N` one grid of the first N input/output pairs to `OUTPUT/panel.png`. Files that
 cannot be read or decoded are reported by name and skipped.
 
