@@ -3,6 +3,7 @@
     python scripts/benchmark.py --preset=paper --precision=auto --compare --json=bench.json
     python scripts/benchmark.py --preset=tom2jerry --compare --export
     python scripts/benchmark.py --preset=paper --precision_check   # float32 vs bf16 losses
+    python scripts/benchmark.py --preset=paper --compare --breakdown  # time by kind of op
 
 For the chosen preset (or architecture flags: every `cyclegan_tf.train` flag is accepted),
 image size, batch size, precision and XLA setting, it reports the median training-step
@@ -12,7 +13,9 @@ for a 3x3 convolution in the step's precision, and the peak memory; the input pi
 images per second on --data_dir; with --export, an exported generator SavedModel's latency
 at batch 1 and throughput at batch 8 (float32 and bfloat16 exports) and each --format (ONNX,
 LiteRT) at batch 1 in its own runtime, with its size and pixel difference; with --compare, the
-plain float32 step of the same networks in the same process, and the speed-up ratio.
+plain float32 step of the same networks in the same process, and the speed-up ratio; with
+--breakdown, each measured step's kernel time by kind of work (convolutions, instance norm,
+padding, casts, optimizer, element-wise, ...) from the TensorFlow profiler.
 Images per second count images of one domain (one training step consumes --batch_size
 images of each); the peak memory is the process's (with --compare, of both steps). With
 --compare the two steps are timed in turn, step by step, so a change in the machine's load
@@ -22,6 +25,7 @@ machine's state to a file.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -46,7 +50,7 @@ from cyclegan_tf.core import precision
 from cyclegan_tf.core.configs import Config, ConfigError
 from cyclegan_tf.inference import portable
 from cyclegan_tf.nets import flops
-from cyclegan_tf.tools import benchmarking
+from cyclegan_tf.tools import benchmarking, op_profile
 from cyclegan_tf.training.trainer import CycleGAN
 
 FLAGS = flags.FLAGS
@@ -64,6 +68,10 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_bool("xla", False, "Compile the measured training step with XLA (jit_compile).")
     flags.DEFINE_integer("steps", 5, "Timed steps per measurement (the median is reported).")
     flags.DEFINE_integer("warmup", 2, "Untimed steps before each measurement (tracing, caches).")
+    flags.DEFINE_bool("breakdown", False, "Also profile the timed steps (--breakdown_steps "
+                      "each, with the TensorFlow profiler) and print their time by kind of work: "
+                      "convolutions, instance norm, padding, casts, optimizer, element-wise, ...")
+    flags.DEFINE_integer("breakdown_steps", 3, "Steps profiled per --breakdown.")
     flags.DEFINE_bool("compare", False, "Also time the plain float32 step of the same networks "
                       "in this process and report speed-up ratios.")
     flags.DEFINE_string("json", "", "Write the results to this JSON file.")
@@ -77,9 +85,9 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
                       "--format` values that --export times at batch 1, each in its own "
                       "runtime (TensorFlow, onnxruntime, LiteRT); empty for none.")
     flags.DEFINE_bool("precision_check", False, "Train a small version of the model "
-                      "(--precision_check_size px, ngf = ndf = 8) for --precision_check_steps steps "
-                      "in float32 and in --precision on the same batches (from --data_dir, or random "
-                      "images without data), and compare the losses.")
+                      "(--precision_check_size px, ngf = ndf = 8) for --precision_check_steps "
+                      "steps in float32 and in --precision on the same batches (from --data_dir, "
+                      "or random images without data), and compare the losses.")
     flags.DEFINE_integer("precision_check_steps", 200, "Steps of each --precision_check run.")
     flags.DEFINE_integer("precision_check_size", 32, "Image size of the --precision_check runs.")
     flags.DEFINE_float("precision_tolerance", 0.25, "Largest relative difference of the mean "
@@ -134,6 +142,11 @@ def measure_training(config: Config, peaks: dict[str, float]) -> list[dict[str, 
     rows = [step_result(label, timing, config, step_flops, peak)
             for (label, timing), peak in zip(timings.items(), peak_flops)]
     rows[0]["tracing_count"] = model.train_step.experimental_get_tracing_count()
+    if FLAGS.breakdown:
+        for row, call in zip(rows, calls.values()):
+            profile = op_profile.profile_ops(call, FLAGS.breakdown_steps)
+            row["breakdown"] = [dataclasses.asdict(kind) for kind in op_profile.breakdown(profile)]
+            row["breakdown_wall_s"] = profile.wall_seconds / profile.calls
     if FLAGS.compare:
         measured, reference = timings.values()
         rows[0]["speedup_vs_reference"] = reference.median / measured.median
@@ -186,6 +199,15 @@ def print_table(results: dict[str, Any]) -> None:
         lines.append(f"{'speed-up vs plain float32 (same process)':<42} "
                      f"{training[0]['speedup_vs_reference']:>9.2f}x  (median of per-step "
                      f"ratios {training[0]['speedup_per_step_pair']:.2f}x)")
+    for row in training:
+        if "breakdown" in row:
+            lines.append(f"time by kind of work, {row['name']} ({FLAGS.breakdown_steps} "
+                         f"profiled steps, {row['breakdown_wall_s']:.3f} s each):")
+            for kind in row["breakdown"]:
+                lines.append(f"  {kind['kind']:<46} {kind['share']:>6.1%} "
+                             f"{kind['seconds_per_call']:>7.3f} s "
+                             f"{kind['kernels_per_call']:>6.0f} kernels  "
+                             f"{' '.join(kind['op_types'][:4])}")
     peaks = results.get("convolution_peak_tflop_per_s", {})
     if len(peaks) > 1:
         mixed = next(name for name in peaks if name != "float32")

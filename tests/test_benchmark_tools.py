@@ -216,6 +216,7 @@ def test_benchmark_script_runs_every_measurement_and_writes_json(image_dirs, tmp
     out = str(tmp_path / "bench.json")
     args = ["--preset=paper", "--image_size=32", "--ngf=4", "--ndf=4", "--n_blocks=1",
             "--precision=bf16", "--compare", "--export", "--steps=1", "--warmup=0",
+            "--breakdown", "--breakdown_steps=1",
             "--pipeline_batches=2", f"--data_dir={image_dirs}", "--domain_a=a",
             "--domain_b=b", f"--json={out}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -227,6 +228,11 @@ def test_benchmark_script_runs_every_measurement_and_writes_json(image_dirs, tmp
     measured, reference = results["training"]
     assert measured["name"].startswith("train step (mixed_bfloat16")
     assert measured["speedup_vs_reference"] > 0 and measured["share_of_convolution_peak"] > 0
+    assert "time by kind of work" in result.stdout
+    for row in (measured, reference):
+        kinds = {kind["kind"]: kind for kind in row["breakdown"]}
+        assert kinds["convolution forward"]["kernels_per_call"] > 0
+        assert sum(kind["share"] for kind in row["breakdown"]) == pytest.approx(1.0, abs=1e-6)
     assert set(results["convolution_peak_tflop_per_s"]) == {"bfloat16", "float32"}
     assert results["input_pipeline"]["images_per_s"] > 0
     assert [(row["precision"], row["batch_size"]) for row in results["export"]] == [
@@ -236,3 +242,29 @@ def test_benchmark_script_runs_every_measurement_and_writes_json(image_dirs, tmp
     for name in ("savedmodel", "onnx", "tflite"):
         assert formats[name]["max_difference"] <= 1 and formats[name]["median_s"] > 0
     assert formats["tflite_int8"]["megabytes"] < formats["tflite"]["megabytes"]
+
+
+def test_op_profile_groups_a_compiled_call_by_kind_of_work():
+    from cyclegan_tf.tools import op_profile
+
+    assert op_profile.plain_op_type("_MklNativeFusedConv2D") == "FusedConv2D"
+    assert op_profile.kind_of("_MklNativeConv2DBackpropFilter") == "convolution weight gradient"
+    assert op_profile.kind_of("NoSuchOp") == "other"
+    kernel = tf.random.normal([3, 3, 4, 8])
+    images = tf.random.normal([1, 16, 16, 4])
+
+    @tf.function
+    def step():
+        padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+        return tf.reduce_sum(tf.nn.relu(tf.nn.conv2d(padded, kernel, 1, "VALID")))
+
+    step()
+    profile = op_profile.profile_ops(lambda: step().numpy(), calls=2)
+    assert profile.calls == 2 and profile.wall_seconds > 0 and profile.busy_seconds > 0
+    rows = op_profile.breakdown(profile)
+    kinds = {row.kind for row in rows}
+    assert {"reflection padding and its gradient", op_profile.IDLE} <= kinds
+    assert kinds & {"convolution forward", "other"}
+    assert rows[-1].kind == op_profile.IDLE
+    assert sum(row.share for row in rows) == pytest.approx(1.0, abs=1e-6)
+    assert all(row.seconds_per_call >= 0 for row in rows)

@@ -220,6 +220,8 @@ def test_harness_scores_copying_training_and_the_export(tmp_path):
     names, photos, truths = quality.load_test_pairs(bench)
     mse = ((photos / 255.0 - truths / 255.0) ** 2).mean(axis=(1, 2, 3))
     assert results["copying"]["psnr"] == pytest.approx(np.mean(-10 * np.log10(mse)), abs=1e-3)
+    # The truth is the photo at half brightness: one colour map explains it (up to rounding).
+    assert results["colour_map_ceiling"]["psnr"] > 45 > results["copying"]["psnr"]
     assert [h["step"] for h in results["history"]] == [2, 4]
     # The SavedModel computes what the run's checkpoint computes.
     assert results["final"]["psnr"] == pytest.approx(results["history"][-1]["psnr"], abs=0.05)
@@ -238,3 +240,16 @@ def test_harness_refuses_a_bad_folder_or_budget(tmp_path):
     os.rename(os.path.join(bench, "testB_truth"), os.path.join(bench, "truth"))
     with pytest.raises(quality.BenchmarkError, match="lacks testB_truth/"):
         quality.load_test_pairs(bench)
+
+
+def test_colour_map_generator_starts_as_the_identity_and_recolours_every_pixel_alike():
+    generator = build_generator(Config(generator="colour_map", ngf=32, image_size=32), "g")
+    assert generator.count_params() == 3 * 32 + 32 + 32 * 32 + 32 + 32 * 3 + 3  # 1,283
+    images = _random_images(size=5)
+    np.testing.assert_array_equal(generator(images, training=False).numpy(), images)
+    last = generator.layers[-2]
+    last.kernel.assign(np.random.default_rng(1).normal(0, 0.1, last.kernel.shape))
+    flat = np.full((1, 4, 6, 3), 0.3, np.float32)
+    out = generator(flat, training=False).numpy()
+    assert np.abs(out - flat).max() > 1e-3  # It recolours, and every pixel alike:
+    np.testing.assert_allclose(out, np.broadcast_to(out[:, :1, :1], out.shape), atol=1e-6)

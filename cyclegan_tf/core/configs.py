@@ -88,6 +88,8 @@ GENERATOR_SPECS = {
     "encoder_decoder": GeneratorSpec(power_of_two=False, downsamplings=2, min_size=4,
                                      size_in_weights=False, has_dropout=False,
                                      batches_passes=False),
+    "colour_map": GeneratorSpec(power_of_two=False, downsamplings=0, min_size=1,
+                                size_in_weights=False, has_dropout=False, batches_passes=False),
 }
 
 
@@ -129,7 +131,8 @@ class Config:
     batch_size: int = _field(1, "Images per domain in each training step.")
 
     # Networks.
-    generator: str = _field("unet", "Generator: unet (tutorial), resnet (paper) or encoder_decoder.")
+    generator: str = _field("unet", "Generator: unet (tutorial), resnet (paper), "
+                            "encoder_decoder or colour_map (per-pixel recolouring).")
     ngf: int = _field(64, "Filters in the generators' first layer.")
     n_blocks: int = _field(9, "Residual blocks of the resnet generator.")
     norm: str = _field("instance", "Normalisation in both networks: instance, batch or none.")

@@ -7,7 +7,9 @@ under the same file name): the layout `../shared/bench/make_photo2ink.py` writes
 against testB_truth (PSNR and SSIM) after each part, then exports the generator as a
 SavedModel, translates testA with it, scores that, and writes `quality.json`, the
 translations and a side-by-side picture. Copying the input is scored as the reference
-row: a generator that learned nothing useful scores at or below it.
+row: a generator that learned nothing useful scores at or below it. The best single affine
+colour map, fitted to the truth, is scored beside it as a scale of what recolouring alone
+can reach.
 """
 
 from __future__ import annotations
@@ -93,6 +95,17 @@ def score(predictions: np.ndarray, truths: np.ndarray) -> dict[str, float]:
             "psnr_sem": sem}
 
 
+def colour_map_ceiling(photos: np.ndarray, truths: np.ndarray) -> dict[str, float]:
+    """The score of the best single affine colour map (RGB -> RGB, fitted to the truth by
+    least squares over every test pixel): what a generator that only recolours pixels, the
+    same way everywhere, can reach at most. Not a method (it sees the answer), a scale."""
+    pixels = photos.reshape(-1, 3).astype(np.float64) / 255.0
+    features = np.concatenate([pixels, np.ones((len(pixels), 1))], axis=1)
+    weights = np.linalg.lstsq(features, truths.reshape(-1, 3) / 255.0, rcond=None)[0]
+    mapped = np.clip(np.round(features @ weights * 255.0), 0, 255).astype(np.uint8)
+    return score(mapped.reshape(photos.shape), truths)
+
+
 def translate_all(translator: Translator, photos: np.ndarray) -> np.ndarray:
     """G(photos) in batches, uint8 in and out."""
     return np.concatenate([translator.translate_batch(photos[i:i + TRANSLATE_BATCH])
@@ -156,6 +169,10 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
     copying = score(photos, truths)
     print(f"Copying the input scores PSNR {copying['psnr']:.2f} dB, SSIM {copying['ssim']:.3f} "
           f"on {len(names)} test images.", file=out)
+    ceiling = colour_map_ceiling(photos, truths)
+    print(f"The best single colour map (fitted to the truth; a scale, not a method) scores "
+          f"PSNR {ceiling['psnr']:.2f} dB ({ceiling['psnr'] - copying['psnr']:+.2f}), SSIM "
+          f"{ceiling['ssim']:.3f}.", file=out)
     run_dir = os.path.join(output_dir, "run")
     config = benchmark_config(config, bench_dir, run_dir, steps)
     history: list[dict[str, Any]] = []
@@ -193,6 +210,7 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
         "wall_seconds": round(wall_seconds, 1),
         "seconds_per_step": round(wall_seconds / max(history[-1]["step"], 1), 4),
         "copying": copying,
+        "colour_map_ceiling": ceiling,
         "history": history,
         "final": final,
         "savedmodel": export_dir,
