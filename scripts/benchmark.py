@@ -11,7 +11,8 @@ time after warm-up, images per second, the achieved FLOP/s (convolution FLOPs co
 the networks, forward and backward) as a number and as a share of this device's peak rate
 for a 3x3 convolution in the step's precision, and the peak memory; the input pipeline's
 images per second on --data_dir; with --export, an exported generator SavedModel's latency
-at batch 1 and throughput at batch 8 (float32 and bfloat16 exports) and each --format (ONNX,
+at batch 1 and throughput at batch 8 (float32 and bfloat16 exports), the images per second
+of `cyclegan_tf.translate`'s own path (a float32 export, --precision=auto), and each --format (ONNX,
 LiteRT) at batch 1 in its own runtime, with its size and pixel difference; with --compare, the
 plain float32 step of the same networks in the same process, and the speed-up ratio; with
 --breakdown, each measured step's kernel time by kind of work (convolutions, instance norm,
@@ -270,6 +271,11 @@ def benchmark() -> None:
                  "precision": compute, "median_s": timing.median, "times_s": timing.times,
                  "images_per_s": timing.rate(size)}
                 for size, timing in timings.items()]
+        timing, chosen = benchmarking.translator_inference(config, FLAGS.steps, FLAGS.warmup)
+        results["export"].append(
+            {"name": f"translate --precision=auto ({chosen}), batch 8", "batch_size": 8,
+             "precision": chosen, "median_s": timing.median, "times_s": timing.times,
+             "images_per_s": timing.rate(8)})
         formats = portable.parse_formats(",".join(FLAGS.export_formats)) if \
             FLAGS.export_formats else ()
         results["formats"] = [

@@ -172,6 +172,24 @@ def test_export_uses_the_weight_average(image_dirs, tmp_path):
                   - model.translate(image, "a2b").numpy()).max() > 1e-4
 
 
+def test_hue_colour_loss_lets_tones_change_but_not_hues():
+    from cyclegan_tf.core import losses
+
+    photo = tf.constant(_random_images(2, seed=3))
+    paler = 0.6 * photo + 0.3  # Lighter and less saturated, same hues.
+    turned = tf.gather(photo, [1, 2, 0], axis=-1)  # The channels rotated: other hues.
+    assert float(losses.hue_shift(photo, photo)) == 0.0
+    assert float(losses.hue_shift(photo, paler)) < 1e-6
+    assert float(losses.hue_shift(photo, turned)) > 0.2
+    assert float(losses.hue_shift(photo, 1.5 * photo)) > 0.05  # More saturated than the input.
+    # The two --color_loss choices differ exactly there: lowpass charges the lightening.
+    assert float(losses.l1(photo, paler)) > 0.2
+    config = _step_config(lambda_color=1.0, color_loss="hue")
+    assert float(CycleGAN(config, steps_per_epoch=4).train_step(photo[:1], photo[:1])["color"]) >= 0
+    with pytest.raises(ConfigError, match="--color_loss='chroma' is not one of lowpass, hue"):
+        config.replace(color_loss="chroma").validate()
+
+
 def test_options_off_leave_the_training_step_unchanged():
     batch = tf.constant(_random_images(1))
     plain = CycleGAN(_step_config(), steps_per_epoch=4)

@@ -90,8 +90,8 @@ def test_equal_sizes_are_batched_and_outputs_keep_their_names(photos, tmp_path, 
     class Identity:
         background, description, max_pixels = (255, 255, 255), "identity", 10**9
 
-        def __init__(self, path: str, direction: str | None):
-            del path, direction
+        def __init__(self, path: str, direction: str | None, precision: str):
+            del path, direction, precision
 
         def translate_batch(self, images: np.ndarray) -> np.ndarray:
             batches.append(images.shape)
@@ -115,6 +115,22 @@ def test_run_folder_translates_like_its_export(run_dir, saved_models, photos, tm
         from_run = read_png(str(tmp_path / "run" / png)).astype(int)
         from_export = read_png(str(tmp_path / "saved" / png)).astype(int)
         assert np.abs(from_run - from_export).max() <= 1
+
+
+def test_precision_picks_the_signature_or_rebuilds_the_export(saved_models, photos):
+    a2b = os.path.join(saved_models, "a2b")
+    image = translate.read_image(os.path.join(photos, "a.png"))
+    exact = translate.Translator(a2b, precision="float32")
+    assert exact.description.endswith("(a2b, float32)") and exact.generator is None
+    fast = translate.Translator(a2b, precision="bf16")  # The export itself is float32.
+    assert "bf16, rebuilt from its float32 export" in fast.description
+    assert fast.generator.compute_dtype == "bfloat16"
+    difference = np.abs(fast(image).astype(int) - exact(image).astype(int))
+    assert 0 < difference.max() <= 12 and difference.mean() < 2
+    auto = translate.Translator(a2b)
+    assert auto.precision == translate.inference_precision("auto")
+    with pytest.raises(translate.TranslateError, match="--precision='fp8'"):
+        translate.Translator(a2b, precision="fp8")
 
 
 def test_side_by_side_and_panel(saved_models, photos, tmp_path):

@@ -24,6 +24,7 @@ GAN_LOSSES = ("vanilla", "lsgan")
 RESIZE_METHODS = ("nearest", "bilinear")
 LR_SCHEDULES = ("constant", "linear")
 LAYOUTS = ("auto", "folders", "trainAB")
+COLOR_LOSSES = ("lowpass", "hue")
 UPSAMPLINGS = ("transpose", "resize")
 AUGMENTATIONS = ("color", "translation", "cutout")
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -159,6 +160,10 @@ class Config:
         0.0, "Weight of a colour-consistency L1 loss between each generator's input and "
         "output, both average-pooled to 1/16 of the image size (keeps colours and layout "
         "when the domains' subjects differ); 0 is off.")
+    color_loss: str = _field(
+        "lowpass", "What --lambda_color compares on the pooled images: lowpass, every "
+        "channel (keeps brightness too); hue, only the part of the output's colour that is "
+        "not a paler copy of the input's (lightening, darkening and desaturation are free).")
     diffaugment: str = _field(
         "", "Differentiable augmentation of every discriminator input, a comma list of "
         "color, translation, cutout (DiffAugment, for small datasets); empty is off.")
@@ -251,6 +256,7 @@ class Config:
             "strategy": STRATEGIES,
             "layout": LAYOUTS,
             "upsample": UPSAMPLINGS,
+            "color_loss": COLOR_LOSSES,
         }
         for name, allowed in choices.items():
             value = getattr(self, name)

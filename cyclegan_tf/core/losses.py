@@ -35,3 +35,21 @@ def discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor, gan_loss:
 def l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Mean absolute difference: the cycle-consistency and identity losses before weighting."""
     return tf.reduce_mean(tf.abs(_f32(a) - _f32(b)))
+
+
+def hue_shift(source: tf.Tensor, translated: tf.Tensor) -> tf.Tensor:
+    """Mean L1 size of the translated colour that is not a paler copy of the source's colour.
+
+    Each pixel's chroma is its RGB minus its channel mean. The translated chroma is projected
+    onto the source's, with the scale clipped to [0, 1]; what is left (a turn of hue, or more
+    saturation than the source had) is the loss. Brightness and desaturation cost nothing.
+    """
+    def chroma(x: tf.Tensor) -> tf.Tensor:
+        x = _f32(x)
+        return x - tf.reduce_mean(x, axis=-1, keepdims=True)
+
+    c_in, c_out = chroma(source), chroma(translated)
+    dot = tf.reduce_sum(c_in * c_out, axis=-1, keepdims=True)
+    norm = tf.reduce_sum(tf.square(c_in), axis=-1, keepdims=True)
+    scale = tf.clip_by_value(tf.math.divide_no_nan(dot, norm), 0.0, 1.0)
+    return tf.reduce_mean(tf.abs(c_out - tf.stop_gradient(scale) * c_in))

@@ -121,8 +121,9 @@ def load_run(run_dir: str, directions: Sequence[str] = DIRECTIONS, checkpoint: s
 
 
 
-def load_export(saved_model: str) -> LoadedRun:
-    """The float32 generator of one of our SavedModel exports, rebuilt from its assets.
+def load_export(saved_model: str, compute: str = "float32") -> LoadedRun:
+    """The generator of one of our SavedModel exports, rebuilt from its assets to compute in
+    `compute` (see `inference_precision`), whatever precision the export computes in.
 
     The architecture comes from `assets/config.json`, the weights from the SavedModel's
     variables (in the generator's own order), and the rebuilt generator is checked against
@@ -142,8 +143,10 @@ def load_export(saved_model: str) -> LoadedRun:
     with open(info_path) as f:
         info = json.load(f)
     direction = info.get("direction", "a2b")
+    compute = inference_precision(compute)
     loaded = tf.saved_model.load(saved_model)
-    generator = build_generator(config, GENERATOR_NAMES[direction])
+    with precision.policy_scope(precision.keras_policy(compute)):
+        generator = build_generator(config, GENERATOR_NAMES[direction])
     saved = list(loaded.variables)
     if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in generator.variables]:
         raise ExportError(f"--saved_model={saved_model!r}: its variables do not match the "
@@ -153,10 +156,11 @@ def load_export(saved_model: str) -> LoadedRun:
     probe = tf.random.stateless_uniform([1, 37, 61, 3], [1, 2], -1.0, 1.0)
     expected = loaded.signatures["translate_float"](images=probe)["images"]
     rebuilt = translate_float_images(generator, probe, size_rule(config))
-    tolerance = 1e-4 if info.get("precision", "float32") == "float32" else 0.1
+    exact = info.get("precision", "float32") == compute == "float32"
+    tolerance = 1e-4 if exact else 0.1
     if float(tf.reduce_max(tf.abs(expected - rebuilt))) > tolerance:
         raise ExportError(f"--saved_model={saved_model!r}: the generator rebuilt from its "
                           "config.json does not compute what the SavedModel does; export it "
                           "again from its run.")
     return LoadedRun(config, str(info.get("checkpoint", "")), int(info.get("step", 0)),
-                     {direction: generator}, "float32")
+                     {direction: generator}, compute)

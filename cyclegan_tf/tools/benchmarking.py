@@ -26,6 +26,7 @@ from cyclegan_tf.core import losses, precision
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.data.pipeline import UnpairedData
 from cyclegan_tf.inference import export, portable
+from cyclegan_tf.inference.translate import Translator
 from cyclegan_tf.nets.models import build_discriminator, build_generator
 from cyclegan_tf.training.image_pool import ImagePool
 from cyclegan_tf.training.schedules import LearningRate
@@ -261,6 +262,23 @@ def exported_inference(config: Config, steps: int, warmup: int,
             timings[batch_size] = time_calls(
                 lambda: translate(images=images)["images"].numpy(), steps, warmup)
     return timings
+
+
+def translator_inference(config: Config, steps: int, warmup: int, batch_size: int = 8,
+                         compute: str = "auto") -> tuple[Timing, str]:
+    """Times `cyclegan_tf.translate`'s path: a float32 export loaded by `Translator` with
+    `precision=compute`, translating uint8 batches of `batch_size`. Returns the timing and the
+    precision the translator chose."""
+    generator = build_generator(config, "generator_g")
+    shape = (batch_size, config.image_size, config.image_size, 3)
+    images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    with tempfile.TemporaryDirectory() as folder:
+        directory = os.path.join(folder, "saved_model")
+        export.write_saved_model(generator, config, directory,
+                                 {"precision": "float32", "direction": "a2b"})
+        translator = Translator(directory, precision=compute)
+        return (time_calls(lambda: translator.translate_batch(images), steps, warmup),
+                translator.precision)
 
 
 @dataclasses.dataclass

@@ -189,7 +189,7 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
                                     "command again to resume.")
         if result.finished and part < evaluations:
             print(f"The run finished its {config.epochs} epochs before the budget.", file=out)
-        scores = score(translate_all(Translator(run_dir), photos), truths)
+        scores = score(translate_all(Translator(run_dir, precision="float32"), photos), truths)
         history.append({"step": result.step, "wall_seconds": round(wall_seconds, 1),
                         **scores})
         print(f"Step {result.step} ({wall_seconds / 60:.1f} min): PSNR {scores['psnr']:.2f} dB "
@@ -197,7 +197,7 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
               file=out)
     export_dir = os.path.join(output_dir, "savedmodel")
     export_generator(run_dir, export_dir, out=out)
-    outputs = translate_all(Translator(export_dir), photos)
+    outputs = translate_all(Translator(export_dir, precision="float32"), photos)
     final = score(outputs, truths)
     for name, image in zip(names, outputs):
         save_png(image, os.path.join(output_dir, "pred", name + ".png"))

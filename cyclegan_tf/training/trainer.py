@@ -159,10 +159,12 @@ class CycleGAN(tf.Module):
         return discriminator(images, training=True)
 
     def _color_loss(self, source: tf.Tensor, translated: tf.Tensor) -> tf.Tensor:
-        """--lambda_color times the L1 distance of the two images' 1/16-size average pools."""
+        """--lambda_color times the --color_loss distance of the two images' 1/16-size average
+        pools."""
         window = max(1, self.config.image_size // 16)
         pool = lambda x: tf.nn.avg_pool2d(tf.cast(x, tf.float32), window, window, "VALID")
-        return self.config.lambda_color * losses.l1(pool(source), pool(translated))
+        distance = losses.hue_shift if self.config.color_loss == "hue" else losses.l1
+        return self.config.lambda_color * distance(pool(source), pool(translated))
 
     def _replica_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
         """Losses and one update of all four networks on this replica's share of the batch."""
