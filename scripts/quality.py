@@ -7,7 +7,8 @@
 Every `cyclegan_tf.train` flag sets what is trained. The benchmark folder holds trainA/,
 trainB/, testA/ and testB_truth/. The script trains for --steps or --minutes (of the
 training loop) in --evaluations equal parts, prints PSNR and SSIM of G(testA) against
-testB_truth after each (and of copying the input, the reference), exports the generator,
+testB_truth after each (and the reference rows: copying the input, the colour-map
+ceiling, the tone/colour split and the palette transfer), exports the generator,
 scores the SavedModel's translations and writes OUT/quality.json, OUT/pred/ and
 OUT/side_by_side.png (input | output | truth).
 """

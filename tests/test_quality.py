@@ -240,6 +240,11 @@ def test_harness_scores_copying_training_and_the_export(tmp_path):
     assert results["copying"]["psnr"] == pytest.approx(np.mean(-10 * np.log10(mse)), abs=1e-3)
     # The truth is the photo at half brightness: one colour map explains it (up to rounding).
     assert results["colour_map_ceiling"]["psnr"] > 45 > results["copying"]["psnr"]
+    assert results["palette_transfer"]["psnr"] > 0 and "trainB's palette" in out.getvalue()
+    # Halving brightness changes tone and chroma alike: each half of the split is between
+    # copying and the truth.
+    for part in ("truth_tone", "truth_colour"):
+        assert results["copying"]["psnr"] < results[part]["psnr"] < 45
     assert [h["step"] for h in results["history"]] == [2, 4]
     # The SavedModel computes what the run's checkpoint computes.
     assert results["final"]["psnr"] == pytest.approx(results["history"][-1]["psnr"], abs=0.05)
@@ -249,6 +254,31 @@ def test_harness_scores_copying_training_and_the_export(tmp_path):
     picture = Image.open(results["picture"])
     assert picture.size == (3 * 32 + 4, 3 * 32 + 4)
     assert "vs copying" in out.getvalue()
+
+
+def test_palette_transfer_recovers_a_colour_map_from_the_folders_alone(tmp_path):
+    """trainB is trainA through one symmetric colour map, and the truth is testA through
+    it: matching trainB's colour mean and covariance finds the map without the truth."""
+    matrix = np.array([[0.6, 0.1, 0.0], [0.1, 0.5, 0.05], [0.0, 0.05, 0.4]])
+    offset = np.array([0.3, 0.25, 0.2])
+
+    def mapped(path: str) -> np.ndarray:
+        pixels = np.asarray(Image.open(path).convert("RGB")) / 255.0
+        return np.clip(np.round((pixels @ matrix.T + offset) * 255), 0, 255).astype(np.uint8)
+
+    root = str(tmp_path / "bench")
+    sources = write_images(os.path.join(root, "trainA"), 6, size=(32, 32), seed=1)
+    photos = write_images(os.path.join(root, "testA"), 3, size=(32, 32), seed=3)
+    for folder, paths in (("trainB", sources), ("testB_truth", photos)):
+        os.makedirs(os.path.join(root, folder))
+        for path in paths:
+            Image.fromarray(mapped(path)).save(os.path.join(root, folder, os.path.basename(path)))
+    with open(os.path.join(root, "trainB", "broken.png"), "wb") as broken:
+        broken.write(b"not a png")  # skipped, as training skips it
+    _, test_photos, truths = quality.load_test_pairs(root)
+    palette = quality.palette_transfer(root, test_photos, truths)
+    copying = quality.score(test_photos, truths)
+    assert palette["psnr"] > 40 > copying["psnr"] + 10
 
 
 def test_harness_refuses_a_bad_folder_or_budget(tmp_path):

@@ -373,9 +373,15 @@ class UnpairedData:
             return tf.cond(usable, lambda: load(pair, position) + (usable,),
                            lambda: (empty, empty, usable))
 
+        def is_usable(image_a, image_b, usable):
+            return usable
+
+        def images_only(image_a, image_b, usable):
+            return image_a, image_b
+
         if guarded:
             dataset = (dataset.map(load_guarded, num_parallel_calls=tf.data.AUTOTUNE)
-                       .filter(lambda a, b, usable: usable).map(lambda a, b, usable: (a, b)))
+                       .filter(is_usable).map(images_only))
         else:
             dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -9,7 +9,11 @@ SavedModel, translates testA with it, scores that, and writes `quality.json`, th
 translations and a side-by-side picture. Copying the input is scored as the reference
 row: a generator that learned nothing useful scores at or below it. The best single affine
 colour map, fitted to the truth, is scored beside it as a scale of what recolouring alone
-can reach.
+can reach, and the palette transfer (the linear colour map that gives trainA's pixels
+trainB's colour mean and covariance) as what matching the other folder's palette, and
+nothing else, scores. Two more truth-based rows split the gap between copying and the
+truth into tone and colour: the truth's luminance with the photo's colour (chroma), and the
+photo's luminance with the truth's colour.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ BENCH_FOLDERS = ("trainA", "trainB", "testA", "testB_truth")
 RESULT_FILE = "quality.json"
 PICTURE_FILE = "side_by_side.png"
 TRANSLATE_BATCH = 25
+LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luminance weights
+PALETTE_IMAGES = 200  # images per training folder that palette_transfer reads (evenly spaced)
 
 
 class BenchmarkError(ValueError):
@@ -103,6 +109,69 @@ def colour_map_ceiling(photos: np.ndarray, truths: np.ndarray) -> dict[str, floa
     features = np.concatenate([pixels, np.ones((len(pixels), 1))], axis=1)
     weights = np.linalg.lstsq(features, truths.reshape(-1, 3) / 255.0, rcond=None)[0]
     mapped = np.clip(np.round(features @ weights * 255.0), 0, 255).astype(np.uint8)
+    return score(mapped.reshape(photos.shape), truths)
+
+
+def tone_and_colour_split(photos: np.ndarray, truths: np.ndarray) -> dict[str, dict[str, float]]:
+    """Where the gap between copying and the truth lies: tone or colour.
+
+    Each image is split into luminance (BT.601) and chroma (RGB minus luminance).
+    'truth_tone' is the truth's luminance with the photo's chroma; 'truth_colour' is the
+    photo's luminance with the truth's chroma. Like the colour-map ceiling these see the
+    answer: scales, not methods.
+    """
+    photo, truth = photos / 255.0, truths / 255.0
+    photo_luma, truth_luma = (photo @ LUMA)[..., None], (truth @ LUMA)[..., None]
+
+    def scored(image: np.ndarray) -> dict[str, float]:
+        return score(np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8), truths)
+
+    return {"truth_tone": scored(truth_luma + photo - photo_luma),
+            "truth_colour": scored(photo_luma + truth - truth_luma)}
+
+
+def _palette_pixels(folder: str) -> np.ndarray:
+    """Up to PALETTE_IMAGES images of `folder` (evenly spaced), as float64 RGB pixels [P, 3].
+    Files that cannot be decoded are skipped, as training skips them."""
+    paths = list_images(folder)
+    step = max(1, len(paths) // PALETTE_IMAGES)
+    pixels = []
+    for path in paths[::step][:PALETTE_IMAGES]:
+        try:
+            pixels.append(_read_rgb(path).reshape(-1, 3))
+        except (OSError, ValueError):
+            continue
+    if not pixels:
+        raise BenchmarkError(f"{folder!r} holds no image that can be decoded.")
+    return np.concatenate(pixels).astype(np.float64) / 255.0
+
+
+def _sqrtm(matrix: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a symmetric positive semi-definite matrix."""
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
+def palette_transfer(bench_dir: str, photos: np.ndarray,
+                     truths: np.ndarray) -> dict[str, float]:
+    """The score of matching the other folder's palette and nothing else.
+
+    The linear colour map (Monge-Kantorovich: the symmetric one, which moves colours least)
+    that gives trainA's pixels trainB's colour mean and covariance, applied to the test
+    photos. It sees no truth: it is what a generator that learned only "look like the
+    trainB folder's colours" would score. When it scores below copying, the folders'
+    subjects differ in colour, and an adversarial loss that matches their palettes pulls
+    the generator away from the true translation.
+    """
+    source = _palette_pixels(os.path.join(bench_dir, "trainA"))
+    target = _palette_pixels(os.path.join(bench_dir, "trainB"))
+    covariance_a, covariance_b = np.cov(source.T), np.cov(target.T)
+    root_a = _sqrtm(covariance_a)
+    inverse_root_a = np.linalg.pinv(root_a)
+    matrix = inverse_root_a @ _sqrtm(root_a @ covariance_b @ root_a) @ inverse_root_a
+    pixels = photos.reshape(-1, 3).astype(np.float64) / 255.0
+    mapped = (pixels - source.mean(axis=0)) @ matrix.T + target.mean(axis=0)
+    mapped = np.clip(np.round(mapped * 255.0), 0, 255).astype(np.uint8)
     return score(mapped.reshape(photos.shape), truths)
 
 
@@ -173,6 +242,15 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
     print(f"The best single colour map (fitted to the truth; a scale, not a method) scores "
           f"PSNR {ceiling['psnr']:.2f} dB ({ceiling['psnr'] - copying['psnr']:+.2f}), SSIM "
           f"{ceiling['ssim']:.3f}.", file=out)
+    split = tone_and_colour_split(photos, truths)
+    print(f"Where the gap lies (truth-based scales): the true tones with the input's colours "
+          f"score {split['truth_tone']['psnr'] - copying['psnr']:+.2f} dB, the input's tones "
+          f"with the true colours {split['truth_colour']['psnr'] - copying['psnr']:+.2f} dB.",
+          file=out)
+    palette = palette_transfer(bench_dir, photos, truths)
+    print(f"Matching trainB's palette (the colour mean and covariance, no truth) scores PSNR "
+          f"{palette['psnr']:.2f} dB ({palette['psnr'] - copying['psnr']:+.2f}), SSIM "
+          f"{palette['ssim']:.3f}.", file=out)
     run_dir = os.path.join(output_dir, "run")
     config = benchmark_config(config, bench_dir, run_dir, steps)
     history: list[dict[str, Any]] = []
@@ -211,6 +289,8 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
         "seconds_per_step": round(wall_seconds / max(history[-1]["step"], 1), 4),
         "copying": copying,
         "colour_map_ceiling": ceiling,
+        "palette_transfer": palette,
+        **split,
         "history": history,
         "final": final,
         "savedmodel": export_dir,
