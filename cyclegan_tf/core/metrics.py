@@ -90,6 +90,13 @@ def _features(values: np.ndarray, name: str) -> np.ndarray:
     return features
 
 
+def symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a symmetric positive semi-definite matrix (negative
+    eigenvalues from rounding count as zero)."""
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
 def _trace_sqrt_product(centered_1: np.ndarray, centered_2: np.ndarray) -> float:
     """tr sqrt(S1 S2) for the sample covariances S_i = c_i^T c_i / (n_i - 1).
 
@@ -106,8 +113,7 @@ def _trace_sqrt_product(centered_1: np.ndarray, centered_2: np.ndarray) -> float
         return float(singular.sum() / np.sqrt((n1 - 1) * (n2 - 1)))
     sigma_1 = centered_1.T @ centered_1 / (n1 - 1)
     sigma_2 = centered_2.T @ centered_2 / (n2 - 1)
-    values, vectors = np.linalg.eigh(sigma_1)
-    root_1 = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    root_1 = symmetric_sqrt(sigma_1)
     product = root_1 @ sigma_2 @ root_1
     eigenvalues = np.linalg.eigvalsh((product + product.T) / 2.0)
     return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())

@@ -146,12 +146,6 @@ def _palette_pixels(folder: str) -> np.ndarray:
     return np.concatenate(pixels).astype(np.float64) / 255.0
 
 
-def _sqrtm(matrix: np.ndarray) -> np.ndarray:
-    """The symmetric square root of a symmetric positive semi-definite matrix."""
-    values, vectors = np.linalg.eigh(matrix)
-    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
-
-
 def palette_transfer(bench_dir: str, photos: np.ndarray,
                      truths: np.ndarray) -> dict[str, float]:
     """The score of matching the other folder's palette and nothing else.
@@ -166,9 +160,9 @@ def palette_transfer(bench_dir: str, photos: np.ndarray,
     source = _palette_pixels(os.path.join(bench_dir, "trainA"))
     target = _palette_pixels(os.path.join(bench_dir, "trainB"))
     covariance_a, covariance_b = np.cov(source.T), np.cov(target.T)
-    root_a = _sqrtm(covariance_a)
+    root_a = metrics.symmetric_sqrt(covariance_a)
     inverse_root_a = np.linalg.pinv(root_a)
-    matrix = inverse_root_a @ _sqrtm(root_a @ covariance_b @ root_a) @ inverse_root_a
+    matrix = inverse_root_a @ metrics.symmetric_sqrt(root_a @ covariance_b @ root_a) @ inverse_root_a
     pixels = photos.reshape(-1, 3).astype(np.float64) / 255.0
     mapped = (pixels - source.mean(axis=0)) @ matrix.T + target.mean(axis=0)
     mapped = np.clip(np.round(mapped * 255.0), 0, 255).astype(np.uint8)
