@@ -162,7 +162,8 @@ def palette_transfer(bench_dir: str, photos: np.ndarray,
     covariance_a, covariance_b = np.cov(source.T), np.cov(target.T)
     root_a = metrics.symmetric_sqrt(covariance_a)
     inverse_root_a = np.linalg.pinv(root_a)
-    matrix = inverse_root_a @ metrics.symmetric_sqrt(root_a @ covariance_b @ root_a) @ inverse_root_a
+    middle = metrics.symmetric_sqrt(root_a @ covariance_b @ root_a)
+    matrix = inverse_root_a @ middle @ inverse_root_a
     pixels = photos.reshape(-1, 3).astype(np.float64) / 255.0
     mapped = (pixels - source.mean(axis=0)) @ matrix.T + target.mean(axis=0)
     mapped = np.clip(np.round(mapped * 255.0), 0, 255).astype(np.uint8)
