@@ -186,8 +186,22 @@ def test_hue_colour_loss_lets_tones_change_but_not_hues():
     assert float(losses.l1(photo, paler)) > 0.2
     config = _step_config(lambda_color=1.0, color_loss="hue")
     assert float(CycleGAN(config, steps_per_epoch=4).train_step(photo[:1], photo[:1])["color"]) >= 0
-    with pytest.raises(ConfigError, match="--color_loss='chroma' is not one of lowpass, hue"):
+    with pytest.raises(ConfigError, match="--color_loss='chroma' is not one of lowpass, hue, luma"):
         config.replace(color_loss="chroma").validate()
+
+
+def test_luma_colour_loss_keeps_tone_and_frees_colour():
+    from cyclegan_tf.core import losses
+
+    photo = tf.constant(_random_images(2, seed=4))
+    weights = np.array(losses.LUMA, np.float32)
+    luma = np.tensordot(photo.numpy(), weights, 1)[..., None]
+    grey = tf.constant(np.repeat(luma, 3, axis=-1))  # Same luminance, no colour.
+    assert float(losses.luminance_l1(photo, grey)) < 1e-6
+    assert float(losses.l1(photo, grey)) > 0.1  # lowpass charges the lost colour
+    assert float(losses.luminance_l1(photo, photo + 0.2)) == pytest.approx(0.2, abs=1e-5)
+    config = _step_config(lambda_color=1.0, color_loss="luma")
+    assert float(CycleGAN(config, steps_per_epoch=4).train_step(photo[:1], photo[:1])["color"]) >= 0
 
 
 def test_options_off_leave_the_training_step_unchanged():
@@ -241,6 +255,7 @@ def test_harness_scores_copying_training_and_the_export(tmp_path):
     # The truth is the photo at half brightness: one colour map explains it (up to rounding).
     assert results["colour_map_ceiling"]["psnr"] > 45 > results["copying"]["psnr"]
     assert results["palette_transfer"]["psnr"] > 0 and "trainB's palette" in out.getvalue()
+    assert results["levels_transfer"]["psnr"] > 0 and "levels transfer" in out.getvalue()
     # Halving brightness changes tone and chroma alike: each half of the split is between
     # copying and the truth.
     for part in ("truth_tone", "truth_colour"):
@@ -279,6 +294,32 @@ def test_palette_transfer_recovers_a_colour_map_from_the_folders_alone(tmp_path)
     palette = quality.palette_transfer(root, test_photos, truths)
     copying = quality.score(test_photos, truths)
     assert palette["psnr"] > 40 > copying["psnr"] + 10
+
+
+def test_levels_start_recovers_a_per_channel_tone_map_from_the_folders_alone(tmp_path):
+    """trainB is trainA through one increasing per-channel tone map (a lighter, flatter
+    medium), and the truth is testA through it: the folders' black and white points find
+    the map without the truth."""
+    scale, offset = np.array([0.6, 0.5, 0.4]), np.array([0.3, 0.25, 0.45])
+
+    def mapped(path: str) -> np.ndarray:
+        pixels = np.asarray(Image.open(path).convert("RGB")) / 255.0
+        return np.clip(np.round((pixels * scale + offset) * 255), 0, 255).astype(np.uint8)
+
+    root = str(tmp_path / "bench")
+    sources = write_images(os.path.join(root, "trainA"), 6, size=(32, 32), seed=1)
+    photos = write_images(os.path.join(root, "testA"), 3, size=(32, 32), seed=3)
+    for folder, paths in (("trainB", sources), ("testB_truth", photos)):
+        os.makedirs(os.path.join(root, folder))
+        for path in paths:
+            Image.fromarray(mapped(path)).save(os.path.join(root, folder, os.path.basename(path)))
+    with open(os.path.join(root, "trainB", "broken.png"), "wb") as broken:
+        broken.write(b"not a png")  # skipped, as training skips it
+    _, test_photos, truths = quality.load_test_pairs(root)
+    config = quality.benchmark_config(Config(image_size=32), root, str(tmp_path / "run"), 1)
+    start = quality.levels_start(config, test_photos, truths)
+    copying = quality.score(test_photos, truths)
+    assert start["psnr"] > 40 > copying["psnr"] + 10
 
 
 def test_harness_refuses_a_bad_folder_or_budget(tmp_path):

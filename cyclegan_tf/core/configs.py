@@ -24,7 +24,7 @@ GAN_LOSSES = ("vanilla", "lsgan")
 RESIZE_METHODS = ("nearest", "bilinear")
 LR_SCHEDULES = ("constant", "linear")
 LAYOUTS = ("auto", "folders", "trainAB")
-COLOR_LOSSES = ("lowpass", "hue")
+COLOR_LOSSES = ("lowpass", "hue", "luma")
 UPSAMPLINGS = ("transpose", "resize")
 AUGMENTATIONS = ("color", "translation", "cutout")
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -46,6 +46,7 @@ ARCHITECTURE_FIELDS = (
     "upsample",
     "antialias",
     "identity_start",
+    "levels_transfer",
 )
 
 
@@ -151,6 +152,12 @@ class Config:
         False, "Generators start as the identity: the output is the input plus a residual "
         "that starts at zero (the last layer, and a per-pixel colour path on the input), "
         "clipped to [-1, 1] in inference, so training starts from copying the input.")
+    levels_transfer: bool = _field(
+        False, "Put a fixed per-channel levels map in front of each generator, set before "
+        "training from the folders: it takes the input domain's black and white points "
+        "(0.5th and 99.5th percentiles of 1/16-size block colours) to the other domain's. "
+        "Training starts from that tone transfer instead of the plain input, and "
+        "--lambda_color compares the output with it. Use with --lambda_identity=0.")
 
     # Losses.
     gan_loss: str = _field("vanilla", "Adversarial loss: vanilla (BCE from logits) or lsgan (MSE).")
@@ -159,11 +166,13 @@ class Config:
     lambda_color: float = _field(
         0.0, "Weight of a colour-consistency L1 loss between each generator's input and "
         "output, both average-pooled to 1/16 of the image size (keeps colours and layout "
-        "when the domains' subjects differ); 0 is off.")
+        "when the domains' subjects differ; with --levels_transfer, the levels-mapped "
+        "input); 0 is off.")
     color_loss: str = _field(
         "lowpass", "What --lambda_color compares on the pooled images: lowpass, every "
         "channel (keeps brightness too); hue, only the part of the output's colour that is "
-        "not a paler copy of the input's (lightening, darkening and desaturation are free).")
+        "not a paler copy of the input's (lightening, darkening and desaturation are free); "
+        "luma, only the luminance (tone is kept, colour is free).")
     diffaugment: str = _field(
         "", "Differentiable augmentation of every discriminator input, a comma list of "
         "color, translation, cutout (DiffAugment, for small datasets); empty is off.")

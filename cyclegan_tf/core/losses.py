@@ -37,6 +37,16 @@ def l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.abs(_f32(a) - _f32(b)))
 
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luminance weights
+
+
+def luminance_l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """Mean absolute difference of the two images' luminance (BT.601): tone only, any
+    change of colour at equal luminance is free."""
+    weights = tf.constant(LUMA, tf.float32)
+    return tf.reduce_mean(tf.abs(tf.tensordot(_f32(a) - _f32(b), weights, 1)))
+
+
 def hue_shift(source: tf.Tensor, translated: tf.Tensor) -> tf.Tensor:
     """Mean L1 size of the translated colour that is not a paler copy of the source's colour.
 

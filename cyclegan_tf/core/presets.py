@@ -1,8 +1,9 @@
 """The named presets: documented sets of overrides of the `Config` defaults.
 
-Each preset reproduces a known CycleGAN system; `tests/test_presets.py` pins its shapes and
-parameter counts. `table()` is the one presets table: `--list_presets` prints it and the
-README shows it.
+Each preset reproduces a known CycleGAN system, except `fast`, the best combination the
+quality harness (README, Translation quality) found for about 30 minutes on a CPU;
+`tests/test_presets.py` pins every preset's shapes and parameter counts. `table()` is the
+one presets table: `--list_presets` prints it and the README shows it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,20 @@ PRESETS: dict[str, Preset] = {
             pool_size=50, lr=2e-4, beta1=0.5, beta2=0.999, lr_schedule="linear", epochs=200,
             decay_epochs=100, image_size=256, resize_method="bilinear",
             jitter=True, flip=True, batch_size=1,
+        ),
+    ),
+    "fast": Preset(
+        "quick results on a CPU (about 30 minutes): recolouring only, a per-pixel colour map "
+        "(1,283 trained params) that starts at the folders' levels transfer and stays near it "
+        "(`--lambda_color` 10), 70x70 PatchGAN at ndf 32 (694,241) with colour DiffAugment, "
+        "weight average, bf16 where the CPU has it, 128 px",
+        dict(
+            generator="colour_map", ngf=32, discriminator="patch", ndf=32, n_layers=3,
+            norm="instance", gan_loss="lsgan", lambda_cycle=1.0, lambda_identity=0.0,
+            lambda_color=10.0, color_loss="lowpass", levels_transfer=True,
+            diffaugment="color", ema_decay=0.999, pool_size=50, lr=2e-4, beta1=0.5,
+            beta2=0.999, mixed_precision="auto", image_size=128, resize_method="bilinear",
+            jitter=True, flip=True, batch_size=1, epochs=30,
         ),
     ),
 }

@@ -4,7 +4,8 @@
 learned per-channel scale and offset) and PyTorch's `InstanceNorm2d` default (no weights).
 `ReflectionPadding2D` is PyTorch's `ReflectionPad2d`, which Keras lacks. `Cropping2D` is
 Keras' layer with a cheaper gradient. `Blur2D` is the low-pass filter of anti-aliased
-downsampling, and `ResidualOutput` the output of a generator that starts as the identity.
+downsampling, `ResidualOutput` the output of a generator that starts as the identity, and
+`Levels` the fixed per-channel tone map in front of a generator with --levels_transfer.
 """
 
 from __future__ import annotations
@@ -167,6 +168,29 @@ class Cropping2D(keras.layers.Cropping2D):
         shape = ops.shape(inputs)
         return ops.slice(inputs, [0, top, left, 0],
                          [shape[0], shape[1] - top - bottom, shape[2] - left - right, shape[3]])
+
+
+@keras.saving.register_keras_serializable(package="cyclegan_tf")
+class Levels(keras.layers.Layer):
+    """`image * scale + offset` per channel in float32, with fixed (non-trainable) weights.
+
+    The levels transfer of `cyclegan_tf.data.levels`: the trainer sets `scale` and `offset`
+    from the training folders before the first step; checkpoints and exports hold them, so a
+    resumed or exported generator keeps them. They start as the identity (scale 1, offset 0).
+    """
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        channels = input_shape[-1]
+        self.scale = self.add_weight(shape=(channels,), initializer="ones", trainable=False,
+                                     name="scale")
+        self.offset = self.add_weight(shape=(channels,), initializer="zeros", trainable=False,
+                                      name="offset")
+
+    def call(self, inputs: Any) -> Any:
+        return ops.cast(inputs, "float32") * self.scale + self.offset
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return tuple(input_shape)
 
 
 @keras.saving.register_keras_serializable(package="cyclegan_tf")

@@ -37,6 +37,7 @@ from cyclegan_tf.nets.fast_conv import Conv2D, Conv2DTranspose
 from cyclegan_tf.nets.layers import (
     Blur2D,
     Cropping2D,
+    Levels,
     ReflectionPadding2D,
     ResidualOutput,
     norm_layer,
@@ -452,8 +453,24 @@ def tutorial_discriminator(
 # Construction from a Config. -----------------------------------------------------------
 
 
+LEVELS_LAYER = "levels"
+
+
 def build_generator(config: Config, name: str) -> keras.Model:
-    """The generator `config.generator` describes, named `name` (e.g. 'generator_g')."""
+    """The generator `config.generator` describes, named `name` (e.g. 'generator_g').
+
+    With --levels_transfer its input first passes a `Levels` layer named `LEVELS_LAYER`
+    (identity until the trainer sets it), so the generator starts at the levels transfer.
+    """
+    generator = _bare_generator(config, name)
+    if not config.levels_transfer:
+        return generator
+    inputs = _image_input()
+    return keras.Model(inputs, generator(Levels(name=LEVELS_LAYER, dtype="float32")(inputs)),
+                       name=name)
+
+
+def _bare_generator(config: Config, name: str) -> keras.Model:
     options = dict(name=name, upsample=config.upsample, antialias=config.antialias,
                    identity_start=config.identity_start)
     if config.generator == "unet":

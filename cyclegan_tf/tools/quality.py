@@ -11,9 +11,11 @@ row: a generator that learned nothing useful scores at or below it. The best sin
 colour map, fitted to the truth, is scored beside it as a scale of what recolouring alone
 can reach, and the palette transfer (the linear colour map that gives trainA's pixels
 trainB's colour mean and covariance) as what matching the other folder's palette, and
-nothing else, scores. Two more truth-based rows split the gap between copying and the
-truth into tone and colour: the truth's luminance with the photo's colour (chroma), and the
-photo's luminance with the truth's colour.
+nothing else, scores; the levels transfer (trainA's black and white points mapped to
+trainB's, per channel) as where a generator with --levels_transfer starts. Two more
+truth-based rows split the gap between copying and the truth into tone and colour: the
+truth's luminance with the photo's colour (chroma), and the photo's luminance with the
+truth's colour.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from cyclegan_tf.core import metrics
+from cyclegan_tf.core import losses, metrics
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.core.files import atomic_write_json
 from cyclegan_tf.core.images import save_png, to_float
-from cyclegan_tf.data.pipeline import list_images
+from cyclegan_tf.data import levels
+from cyclegan_tf.data.pipeline import UnpairedData, list_images
 from cyclegan_tf.inference.export import export_generator
 from cyclegan_tf.inference.translate import Translator
 from cyclegan_tf.tools.benchmarking import machine
@@ -43,7 +46,7 @@ BENCH_FOLDERS = ("trainA", "trainB", "testA", "testB_truth")
 RESULT_FILE = "quality.json"
 PICTURE_FILE = "side_by_side.png"
 TRANSLATE_BATCH = 25
-LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luminance weights
+LUMA = np.array(losses.LUMA)
 PALETTE_IMAGES = 200  # images per training folder that palette_transfer reads (evenly spaced)
 
 
@@ -101,6 +104,11 @@ def score(predictions: np.ndarray, truths: np.ndarray) -> dict[str, float]:
             "psnr_sem": sem}
 
 
+def score_unit(images: np.ndarray, truths: np.ndarray) -> dict[str, float]:
+    """`score` of float RGB images in [0, 1] (rounded to uint8 first, clipped)."""
+    return score(np.clip(np.round(images * 255.0), 0, 255).astype(np.uint8), truths)
+
+
 def colour_map_ceiling(photos: np.ndarray, truths: np.ndarray) -> dict[str, float]:
     """The score of the best single affine colour map (RGB -> RGB, fitted to the truth by
     least squares over every test pixel): what a generator that only recolours pixels, the
@@ -108,8 +116,7 @@ def colour_map_ceiling(photos: np.ndarray, truths: np.ndarray) -> dict[str, floa
     pixels = photos.reshape(-1, 3).astype(np.float64) / 255.0
     features = np.concatenate([pixels, np.ones((len(pixels), 1))], axis=1)
     weights = np.linalg.lstsq(features, truths.reshape(-1, 3) / 255.0, rcond=None)[0]
-    mapped = np.clip(np.round(features @ weights * 255.0), 0, 255).astype(np.uint8)
-    return score(mapped.reshape(photos.shape), truths)
+    return score_unit((features @ weights).reshape(photos.shape), truths)
 
 
 def tone_and_colour_split(photos: np.ndarray, truths: np.ndarray) -> dict[str, dict[str, float]]:
@@ -122,12 +129,8 @@ def tone_and_colour_split(photos: np.ndarray, truths: np.ndarray) -> dict[str, d
     """
     photo, truth = photos / 255.0, truths / 255.0
     photo_luma, truth_luma = (photo @ LUMA)[..., None], (truth @ LUMA)[..., None]
-
-    def scored(image: np.ndarray) -> dict[str, float]:
-        return score(np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8), truths)
-
-    return {"truth_tone": scored(truth_luma + photo - photo_luma),
-            "truth_colour": scored(photo_luma + truth - truth_luma)}
+    return {"truth_tone": score_unit(truth_luma + photo - photo_luma, truths),
+            "truth_colour": score_unit(photo_luma + truth - truth_luma, truths)}
 
 
 def _palette_pixels(folder: str) -> np.ndarray:
@@ -166,8 +169,22 @@ def palette_transfer(bench_dir: str, photos: np.ndarray,
     matrix = inverse_root_a @ middle @ inverse_root_a
     pixels = photos.reshape(-1, 3).astype(np.float64) / 255.0
     mapped = (pixels - source.mean(axis=0)) @ matrix.T + target.mean(axis=0)
-    mapped = np.clip(np.round(mapped * 255.0), 0, 255).astype(np.uint8)
-    return score(mapped.reshape(photos.shape), truths)
+    return score_unit(mapped.reshape(photos.shape), truths)
+
+
+def levels_start(config: Config, photos: np.ndarray, truths: np.ndarray) -> dict[str, float]:
+    """The score of where a generator with --levels_transfer starts: the per-channel map that
+    takes trainA's black and white points to trainB's (`cyclegan_tf.data.levels`, measured
+    as training measures them), applied to the test photos. It sees no truth.
+
+    Args:
+        config: The run's configuration, reading the benchmark (`benchmark_config`).
+    """
+    data = UnpairedData(config)
+    scale, offset = levels.levels_map(levels.black_and_white_points(data.train_a, config),
+                                      levels.black_and_white_points(data.train_b, config))
+    mapped = (photos / 127.5 - 1.0) * scale + offset
+    return score_unit((mapped + 1.0) / 2.0, truths)
 
 
 def translate_all(translator: Translator, photos: np.ndarray) -> np.ndarray:
@@ -248,6 +265,10 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
           f"{palette['ssim']:.3f}.", file=out)
     run_dir = os.path.join(output_dir, "run")
     config = benchmark_config(config, bench_dir, run_dir, steps)
+    start = levels_start(config, photos, truths)
+    print(f"The levels transfer (trainA's black and white points to trainB's, no truth; "
+          f"where --levels_transfer starts) scores PSNR {start['psnr']:.2f} dB "
+          f"({start['psnr'] - copying['psnr']:+.2f}), SSIM {start['ssim']:.3f}.", file=out)
     history: list[dict[str, Any]] = []
     wall_seconds = 0.0
     for part in range(1, evaluations + 1):
@@ -285,6 +306,7 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
         "copying": copying,
         "colour_map_ceiling": ceiling,
         "palette_transfer": palette,
+        "levels_transfer": start,
         **split,
         "history": history,
         "final": final,

@@ -7,12 +7,14 @@ to A; discriminator X judges domain A images and Y judges domain B images.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from cyclegan_tf.core import losses, precision
 from cyclegan_tf.core.checkpoints import AVERAGES
 from cyclegan_tf.core.configs import Config
-from cyclegan_tf.nets.models import build_discriminator, build_generator
+from cyclegan_tf.data.levels import levels_map
+from cyclegan_tf.nets.models import LEVELS_LAYER, build_discriminator, build_generator
 from cyclegan_tf.training import distribute
 from cyclegan_tf.training.augment import augment
 from cyclegan_tf.training.fused_adam import FusedAdam
@@ -21,6 +23,8 @@ from cyclegan_tf.training.schedules import LearningRate
 from cyclegan_tf.training.weight_average import WeightAverage
 
 NETWORKS = ("generator_g", "generator_f", "discriminator_x", "discriminator_y")
+# --color_loss: what the colour loss compares on the pooled images.
+COLOR_DISTANCES = {"lowpass": losses.l1, "hue": losses.hue_shift, "luma": losses.luminance_l1}
 
 
 class CycleGAN(tf.Module):
@@ -158,12 +162,31 @@ class CycleGAN(tf.Module):
             images = augment(images, self.config.augmentations, self.augment_rng)
         return discriminator(images, training=True)
 
+    def _start(self, generator: keras.Model, images: tf.Tensor) -> tf.Tensor:
+        """What `generator` starts from on `images`: the images, or with --levels_transfer
+        their levels map (the reference of the colour loss)."""
+        if not self.config.levels_transfer:
+            return images
+        return generator.get_layer(LEVELS_LAYER)(images)
+
+    def set_levels(self, points_a: np.ndarray, points_b: np.ndarray) -> None:
+        """Sets the --levels_transfer maps from the domains' black and white points ([2, 3]
+        arrays, `cyclegan_tf.data.levels`): G's takes A's to B's, F's the reverse. Also sets
+        the weight averages', so samples and exports use the same maps."""
+        maps = {"generator_g": levels_map(points_a, points_b),
+                "generator_f": levels_map(points_b, points_a)}
+        for name, (scale, offset) in maps.items():
+            for generator in (self.network(name), self.inference_generator(name)):
+                layer = generator.get_layer(LEVELS_LAYER)
+                layer.scale.assign(scale.astype(np.float32))
+                layer.offset.assign(offset.astype(np.float32))
+
     def _color_loss(self, source: tf.Tensor, translated: tf.Tensor) -> tf.Tensor:
         """--lambda_color times the --color_loss distance of the two images' 1/16-size average
         pools."""
         window = max(1, self.config.image_size // 16)
         pool = lambda x: tf.nn.avg_pool2d(tf.cast(x, tf.float32), window, window, "VALID")
-        distance = losses.hue_shift if self.config.color_loss == "hue" else losses.l1
+        distance = COLOR_DISTANCES[self.config.color_loss]
         return self.config.lambda_color * distance(pool(source), pool(translated))
 
     def _replica_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -203,7 +226,8 @@ class CycleGAN(tf.Module):
             else:
                 identity_g = identity_f = tf.constant(0.0)
             if config.lambda_color:
-                color_g, color_f = self._color_loss(real_a, fake_b), self._color_loss(real_b, fake_a)
+                color_g = self._color_loss(self._start(g, real_a), fake_b)
+                color_f = self._color_loss(self._start(f, real_b), fake_a)
             else:
                 color_g = color_f = tf.constant(0.0)
             adv_g = losses.generator_loss(d_fake_b, config.gan_loss)
