@@ -271,17 +271,14 @@ def test_harness_scores_copying_training_and_the_export(tmp_path):
     assert "vs copying" in out.getvalue()
 
 
-def test_palette_transfer_recovers_a_colour_map_from_the_folders_alone(tmp_path):
-    """trainB is trainA through one symmetric colour map, and the truth is testA through
-    it: matching trainB's colour mean and covariance finds the map without the truth."""
-    matrix = np.array([[0.6, 0.1, 0.0], [0.1, 0.5, 0.05], [0.0, 0.05, 0.4]])
-    offset = np.array([0.3, 0.25, 0.2])
-
+def _mapped_benchmark(root: str, colour_map) -> tuple[np.ndarray, np.ndarray]:
+    """A benchmark whose trainB is trainA through `colour_map` (float RGB in [0, 1] to the
+    same) and whose truth is testA through it, plus an undecodable trainB file. Returns the
+    test photos and truths."""
     def mapped(path: str) -> np.ndarray:
         pixels = np.asarray(Image.open(path).convert("RGB")) / 255.0
-        return np.clip(np.round((pixels @ matrix.T + offset) * 255), 0, 255).astype(np.uint8)
+        return np.clip(np.round(colour_map(pixels) * 255), 0, 255).astype(np.uint8)
 
-    root = str(tmp_path / "bench")
     sources = write_images(os.path.join(root, "trainA"), 6, size=(32, 32), seed=1)
     photos = write_images(os.path.join(root, "testA"), 3, size=(32, 32), seed=3)
     for folder, paths in (("trainB", sources), ("testB_truth", photos)):
@@ -291,9 +288,18 @@ def test_palette_transfer_recovers_a_colour_map_from_the_folders_alone(tmp_path)
     with open(os.path.join(root, "trainB", "broken.png"), "wb") as broken:
         broken.write(b"not a png")  # skipped, as training skips it
     _, test_photos, truths = quality.load_test_pairs(root)
-    palette = quality.palette_transfer(root, test_photos, truths)
-    copying = quality.score(test_photos, truths)
-    assert palette["psnr"] > 40 > copying["psnr"] + 10
+    return test_photos, truths
+
+
+def test_palette_transfer_recovers_a_colour_map_from_the_folders_alone(tmp_path):
+    """trainB is trainA through one symmetric colour map, and the truth is testA through
+    it: matching trainB's colour mean and covariance finds the map without the truth."""
+    matrix = np.array([[0.6, 0.1, 0.0], [0.1, 0.5, 0.05], [0.0, 0.05, 0.4]])
+    offset = np.array([0.3, 0.25, 0.2])
+    root = str(tmp_path / "bench")
+    photos, truths = _mapped_benchmark(root, lambda pixels: pixels @ matrix.T + offset)
+    palette = quality.palette_transfer(root, photos, truths)
+    assert palette["psnr"] > 40 > quality.score(photos, truths)["psnr"] + 10
 
 
 def test_levels_start_recovers_a_per_channel_tone_map_from_the_folders_alone(tmp_path):
@@ -301,25 +307,11 @@ def test_levels_start_recovers_a_per_channel_tone_map_from_the_folders_alone(tmp
     medium), and the truth is testA through it: the folders' black and white points find
     the map without the truth."""
     scale, offset = np.array([0.6, 0.5, 0.4]), np.array([0.3, 0.25, 0.45])
-
-    def mapped(path: str) -> np.ndarray:
-        pixels = np.asarray(Image.open(path).convert("RGB")) / 255.0
-        return np.clip(np.round((pixels * scale + offset) * 255), 0, 255).astype(np.uint8)
-
     root = str(tmp_path / "bench")
-    sources = write_images(os.path.join(root, "trainA"), 6, size=(32, 32), seed=1)
-    photos = write_images(os.path.join(root, "testA"), 3, size=(32, 32), seed=3)
-    for folder, paths in (("trainB", sources), ("testB_truth", photos)):
-        os.makedirs(os.path.join(root, folder))
-        for path in paths:
-            Image.fromarray(mapped(path)).save(os.path.join(root, folder, os.path.basename(path)))
-    with open(os.path.join(root, "trainB", "broken.png"), "wb") as broken:
-        broken.write(b"not a png")  # skipped, as training skips it
-    _, test_photos, truths = quality.load_test_pairs(root)
+    photos, truths = _mapped_benchmark(root, lambda pixels: pixels * scale + offset)
     config = quality.benchmark_config(Config(image_size=32), root, str(tmp_path / "run"), 1)
-    start = quality.levels_start(config, test_photos, truths)
-    copying = quality.score(test_photos, truths)
-    assert start["psnr"] > 40 > copying["psnr"] + 10
+    start = quality.levels_start(config, photos, truths)
+    assert start["psnr"] > 40 > quality.score(photos, truths)["psnr"] + 10
 
 
 def test_harness_refuses_a_bad_folder_or_budget(tmp_path):
