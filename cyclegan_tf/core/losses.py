@@ -38,6 +38,15 @@ def l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
 
 
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 luminance weights
+COLOUR_BLOCKS = 16  # the colour losses compare images averaged over 1/16-size blocks
+
+
+def block_average(images: tf.Tensor, image_size: int) -> tf.Tensor:
+    """`images` [N, H, W, C] averaged over square blocks of 1/`COLOUR_BLOCKS` of
+    `image_size` (float32): their large-scale colours, as the colour losses and the levels
+    transfer see them."""
+    window = max(1, image_size // COLOUR_BLOCKS)
+    return tf.nn.avg_pool2d(_f32(images), window, window, "VALID")
 
 
 def luminance_l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from cyclegan_tf.core.configs import Config
+from cyclegan_tf.core.losses import block_average
 from cyclegan_tf.data.pipeline import ImageSource, normalize
 
 LEVELS_IMAGES = 200  # images per domain that are read (evenly spaced)
@@ -32,13 +33,11 @@ def black_and_white_points(source: ImageSource, config: Config,
     `PERCENTILES` of those block colours.
     """
     size = config.image_size
-    window = max(1, size // 16)
     decode = source.decode
 
     def block_colours(element: tf.Tensor) -> tf.Tensor:
         image = tf.image.resize(decode(element), [size, size], method=config.resize_method)
-        pooled = tf.nn.avg_pool2d(normalize(image)[None], window, window, "VALID")
-        return tf.reshape(pooled, [-1, 3])
+        return tf.reshape(block_average(normalize(image)[None], size), [-1, 3])
 
     every = max(1, source.length // count)
     colours = (source.elements.shard(every, 0).take(count)

@@ -184,10 +184,10 @@ class CycleGAN(tf.Module):
     def _color_loss(self, source: tf.Tensor, translated: tf.Tensor) -> tf.Tensor:
         """--lambda_color times the --color_loss distance of the two images' 1/16-size average
         pools."""
-        window = max(1, self.config.image_size // 16)
-        pool = lambda x: tf.nn.avg_pool2d(tf.cast(x, tf.float32), window, window, "VALID")
+        size = self.config.image_size
         distance = COLOR_DISTANCES[self.config.color_loss]
-        return self.config.lambda_color * distance(pool(source), pool(translated))
+        return self.config.lambda_color * distance(losses.block_average(source, size),
+                                                   losses.block_average(translated, size))
 
     def _replica_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
         """Losses and one update of all four networks on this replica's share of the batch."""
