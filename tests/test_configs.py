@@ -85,5 +85,8 @@ def test_a_damaged_config_file_names_the_file_and_the_key(tmp_path):
     path.write_text('{"colour": 3}')
     with pytest.raises(ConfigError, match="unknown key.*colour"):
         load_config(str(path))
+    path.write_text('{"levels_transfer": true}')  # A setting that was renamed says so.
+    with pytest.raises(ConfigError, match="levels_transfer is now color_transfer"):
+        load_config(str(path))
     path.write_text('{"mixed_precision": "off"}')  # An older file: missing keys, old spelling.
     assert load_config(str(path)).mixed_precision == "float32"

@@ -19,7 +19,7 @@ ARCHITECTURES = {
     "human2cartoon": (128, 5_477_379, 2_764_737, 14),
     "selfie2anime": (256, 11_378_179, 2_764_737, 30),
     "paper": (256, 11_378_179, 2_764_737, 30),
-    "fast": (128, 1_289, 694_241, 14),  # 1,283 trained + 6 fixed levels weights
+    "fast": (128, 1_295, 694_241, 14),  # 1,283 trained + 12 fixed colour-transfer weights
 }
 
 HYPERPARAMETERS = {
@@ -50,7 +50,7 @@ HYPERPARAMETERS = {
                   resolved_load_size=286, image_size=256, jitter=True, flip=True, batch_size=1),
     "fast": dict(generator="colour_map", ngf=32, discriminator="patch", ndf=32, n_layers=3,
                  gan_loss="lsgan", lambda_cycle=1, lambda_identity=0, lambda_color=10,
-                 color_loss="lowpass", levels_transfer=True, diffaugment="color",
+                 color_loss="lowpass", color_transfer="tone", diffaugment="color",
                  ema_decay=0.999, pool_size=50, lr=2e-4, mixed_precision="auto",
                  image_size=128, resolved_load_size=143, jitter=True, flip=True, batch_size=1,
                  epochs=30),

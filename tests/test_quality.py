@@ -255,7 +255,8 @@ def test_harness_scores_copying_training_and_the_export(tmp_path):
     # The truth is the photo at half brightness: one colour map explains it (up to rounding).
     assert results["colour_map_ceiling"]["psnr"] > 45 > results["copying"]["psnr"]
     assert results["palette_transfer"]["psnr"] > 0 and "trainB's palette" in out.getvalue()
-    assert results["levels_transfer"]["psnr"] > 0 and "levels transfer" in out.getvalue()
+    for mode in ("levels", "tone"):
+        assert results[f"{mode}_transfer"]["psnr"] > 0 and f"{mode} transfer" in out.getvalue()
     # Halving brightness changes tone and chroma alike: each half of the split is between
     # copying and the truth.
     for part in ("truth_tone", "truth_colour"):
@@ -302,16 +303,17 @@ def test_palette_transfer_recovers_a_colour_map_from_the_folders_alone(tmp_path)
     assert palette["psnr"] > 40 > quality.score(photos, truths)["psnr"] + 10
 
 
-def test_levels_start_recovers_a_per_channel_tone_map_from_the_folders_alone(tmp_path):
+def test_transfer_starts_recover_a_per_channel_tone_map_from_the_folders_alone(tmp_path):
     """trainB is trainA through one increasing per-channel tone map (a lighter, flatter
     medium), and the truth is testA through it: the folders' black and white points find
-    the map without the truth."""
+    the map without the truth, and the tone transfer keeps trainB's colourful chroma."""
     scale, offset = np.array([0.6, 0.5, 0.4]), np.array([0.3, 0.25, 0.45])
     root = str(tmp_path / "bench")
     photos, truths = _mapped_benchmark(root, lambda pixels: pixels * scale + offset)
     config = quality.benchmark_config(Config(image_size=32), root, str(tmp_path / "run"), 1)
-    start = quality.levels_start(config, photos, truths)
-    assert start["psnr"] > 40 > quality.score(photos, truths)["psnr"] + 10
+    starts = quality.transfer_starts(config, photos, truths)
+    for start in starts.values():
+        assert start["psnr"] > 40 > quality.score(photos, truths)["psnr"] + 10
 
 
 def test_harness_refuses_a_bad_folder_or_budget(tmp_path):

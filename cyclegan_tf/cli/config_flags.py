@@ -22,7 +22,7 @@ FLAG_GROUPS = {
              "load_size", "resize_method", "jitter", "flip", "background", "cache", "seed",
              "batch_size"),
     "model": ("generator", "ngf", "n_blocks", "norm", "discriminator", "ndf", "n_layers",
-              "upsample", "antialias", "identity_start", "levels_transfer"),
+              "upsample", "antialias", "identity_start", "color_transfer"),
     "loss": ("gan_loss", "lambda_cycle", "lambda_identity", "lambda_color", "color_loss",
              "diffaugment"),
     "optimisation": ("lr", "beta1", "beta2", "lr_schedule", "decay_epochs", "pool_size",

@@ -25,6 +25,7 @@ RESIZE_METHODS = ("nearest", "bilinear")
 LR_SCHEDULES = ("constant", "linear")
 LAYOUTS = ("auto", "folders", "trainAB")
 COLOR_LOSSES = ("lowpass", "hue", "luma")
+COLOR_TRANSFERS = ("none", "levels", "tone")
 UPSAMPLINGS = ("transpose", "resize")
 AUGMENTATIONS = ("color", "translation", "cutout")
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -32,6 +33,10 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 # cyclegan_tf.metrics): higher is better for psnr, lower for l1, fid and kid.
 KEEP_BEST_METRICS = ("cycle_psnr_a", "cycle_psnr_b", "cycle_l1_a", "cycle_l1_b",
                      "identity_l1_a", "identity_l1_b", "fid_a", "fid_b", "kid_a", "kid_b")
+
+# Settings of earlier versions that became other settings: named in the error when an old
+# config.json holds them.
+RENAMED_KEYS = {"levels_transfer": "color_transfer (true was 'levels')"}
 
 # Fields that decide the networks' variables or what the networks compute: a checkpoint
 # can only be resumed by a configuration that agrees on all of them.
@@ -46,7 +51,7 @@ ARCHITECTURE_FIELDS = (
     "upsample",
     "antialias",
     "identity_start",
-    "levels_transfer",
+    "color_transfer",
 )
 
 
@@ -152,12 +157,15 @@ class Config:
         False, "Generators start as the identity: the output is the input plus a residual "
         "that starts at zero (the last layer, and a per-pixel colour path on the input), "
         "clipped to [-1, 1] in inference, so training starts from copying the input.")
-    levels_transfer: bool = _field(
-        False, "Put a fixed per-channel levels map in front of each generator, set before "
-        "training from the folders: it takes the input domain's black and white points "
-        "(0.5th and 99.5th percentiles of 1/16-size block colours) to the other domain's. "
-        "Training starts from that tone transfer instead of the plain input, and "
-        "--lambda_color compares the output with it. Use with --lambda_identity=0.")
+    color_transfer: str = _field(
+        "none", "Put a fixed colour map in front of each generator, measured from the "
+        "folders before training (1/16-size block colours of up to 200 images each): none; "
+        "levels, per channel from the input domain's black and white points (0.5th and "
+        "99.5th percentiles) to the other domain's; tone, levels and then as much of the "
+        "input's chroma around the other domain's tone ramp as that domain's own images "
+        "show (a monochrome medium gets tinted greys). Training starts from that map "
+        "instead of the plain input, and --lambda_color compares the output with it. Use "
+        "with --lambda_identity=0.")
 
     # Losses.
     gan_loss: str = _field("vanilla", "Adversarial loss: vanilla (BCE from logits) or lsgan (MSE).")
@@ -166,7 +174,7 @@ class Config:
     lambda_color: float = _field(
         0.0, "Weight of a colour-consistency L1 loss between each generator's input and "
         "output, both average-pooled to 1/16 of the image size (keeps colours and layout "
-        "when the domains' subjects differ; with --levels_transfer, the levels-mapped "
+        "when the domains' subjects differ; with --color_transfer, the colour-mapped "
         "input); 0 is off.")
     color_loss: str = _field(
         "lowpass", "What --lambda_color compares on the pooled images: lowpass, every "
@@ -266,6 +274,7 @@ class Config:
             "layout": LAYOUTS,
             "upsample": UPSAMPLINGS,
             "color_loss": COLOR_LOSSES,
+            "color_transfer": COLOR_TRANSFERS,
         }
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -414,8 +423,10 @@ class Config:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
+            renamed = "".join(f" {key} is now {RENAMED_KEYS[key]}." for key in unknown
+                              if key in RENAMED_KEYS)
             raise ConfigError(f"unknown key(s) {', '.join(unknown)}; they are not settings of "
-                              f"this version of cyclegan_tf.")
+                              f"this version of cyclegan_tf.{renamed}")
         return cls(**values)
 
     def check_types(self) -> Config:

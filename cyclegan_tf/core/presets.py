@@ -90,13 +90,13 @@ PRESETS: dict[str, Preset] = {
     ),
     "fast": Preset(
         "quick results on a CPU (about 30 minutes): recolouring only, a per-pixel colour map "
-        "(1,283 trained params) that starts at the folders' levels transfer and stays near it "
+        "(1,283 trained params) that starts at the folders' tone transfer and stays near it "
         "(`--lambda_color` 10), 70x70 PatchGAN at ndf 32 (694,241) with colour DiffAugment, "
         "weight average, bf16 where the CPU has it, 128 px",
         dict(
             generator="colour_map", ngf=32, discriminator="patch", ndf=32, n_layers=3,
             norm="instance", gan_loss="lsgan", lambda_cycle=1.0, lambda_identity=0.0,
-            lambda_color=10.0, color_loss="lowpass", levels_transfer=True,
+            lambda_color=10.0, color_loss="lowpass", color_transfer="tone",
             diffaugment="color", ema_decay=0.999, pool_size=50, lr=2e-4, beta1=0.5,
             beta2=0.999, mixed_precision="auto", image_size=128, resize_method="bilinear",
             jitter=True, flip=True, batch_size=1, epochs=30,

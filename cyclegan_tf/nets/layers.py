@@ -5,7 +5,7 @@ learned per-channel scale and offset) and PyTorch's `InstanceNorm2d` default (no
 `ReflectionPadding2D` is PyTorch's `ReflectionPad2d`, which Keras lacks. `Cropping2D` is
 Keras' layer with a cheaper gradient. `Blur2D` is the low-pass filter of anti-aliased
 downsampling, `ResidualOutput` the output of a generator that starts as the identity, and
-`Levels` the fixed per-channel tone map in front of a generator with --levels_transfer.
+`ColorTransfer` the fixed colour map in front of a generator with --color_transfer.
 """
 
 from __future__ import annotations
@@ -171,23 +171,24 @@ class Cropping2D(keras.layers.Cropping2D):
 
 
 @keras.saving.register_keras_serializable(package="cyclegan_tf")
-class Levels(keras.layers.Layer):
-    """`image * scale + offset` per channel in float32, with fixed (non-trainable) weights.
+class ColorTransfer(keras.layers.Layer):
+    """`image @ matrix.T + offset` on the RGB channels in float32, with fixed
+    (non-trainable) weights.
 
-    The levels transfer of `cyclegan_tf.data.levels`: the trainer sets `scale` and `offset`
-    from the training folders before the first step; checkpoints and exports hold them, so a
-    resumed or exported generator keeps them. They start as the identity (scale 1, offset 0).
+    The --color_transfer map of `cyclegan_tf.data.color_transfer`: the trainer sets `matrix`
+    and `offset` from the training folders before the first step; checkpoints and exports
+    hold them, so a resumed or exported generator keeps them. They start as the identity.
     """
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         channels = input_shape[-1]
-        self.scale = self.add_weight(shape=(channels,), initializer="ones", trainable=False,
-                                     name="scale")
+        self.matrix = self.add_weight(shape=(channels, channels), initializer="identity",
+                                      trainable=False, name="matrix")
         self.offset = self.add_weight(shape=(channels,), initializer="zeros", trainable=False,
                                       name="offset")
 
     def call(self, inputs: Any) -> Any:
-        return ops.cast(inputs, "float32") * self.scale + self.offset
+        return ops.matmul(ops.cast(inputs, "float32"), ops.transpose(self.matrix)) + self.offset
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return tuple(input_shape)

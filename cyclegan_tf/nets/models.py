@@ -36,8 +36,8 @@ from cyclegan_tf.core.configs import DISCRIMINATORS, GENERATORS, Config, ConfigE
 from cyclegan_tf.nets.fast_conv import Conv2D, Conv2DTranspose
 from cyclegan_tf.nets.layers import (
     Blur2D,
+    ColorTransfer,
     Cropping2D,
-    Levels,
     ReflectionPadding2D,
     ResidualOutput,
     norm_layer,
@@ -453,21 +453,22 @@ def tutorial_discriminator(
 # Construction from a Config. -----------------------------------------------------------
 
 
-LEVELS_LAYER = "levels"
+COLOR_TRANSFER_LAYER = "color_transfer"
 
 
 def build_generator(config: Config, name: str) -> keras.Model:
     """The generator `config.generator` describes, named `name` (e.g. 'generator_g').
 
-    With --levels_transfer its input first passes a `Levels` layer named `LEVELS_LAYER`
-    (identity until the trainer sets it), so the generator starts at the levels transfer.
+    With --color_transfer its input first passes a `ColorTransfer` layer named
+    `COLOR_TRANSFER_LAYER` (the identity until the trainer sets it), so the generator starts
+    at the folders' colour transfer.
     """
     generator = _bare_generator(config, name)
-    if not config.levels_transfer:
+    if config.color_transfer == "none":
         return generator
     inputs = _image_input()
-    return keras.Model(inputs, generator(Levels(name=LEVELS_LAYER, dtype="float32")(inputs)),
-                       name=name)
+    transfer = ColorTransfer(name=COLOR_TRANSFER_LAYER, dtype="float32")
+    return keras.Model(inputs, generator(transfer(inputs)), name=name)
 
 
 def _bare_generator(config: Config, name: str) -> keras.Model:

@@ -11,8 +11,8 @@ row: a generator that learned nothing useful scores at or below it. The best sin
 colour map, fitted to the truth, is scored beside it as a scale of what recolouring alone
 can reach, and the palette transfer (the linear colour map that gives trainA's pixels
 trainB's colour mean and covariance) as what matching the other folder's palette, and
-nothing else, scores; the levels transfer (trainA's black and white points mapped to
-trainB's, per channel) as where a generator with --levels_transfer starts. Two more
+nothing else, scores; the two --color_transfer maps (`cyclegan_tf.data.color_transfer`,
+measured from the training folders alone) as where a generator with them starts. Two more
 truth-based rows split the gap between copying and the truth into tone and colour: the
 truth's luminance with the photo's colour (chroma), and the photo's luminance with the
 truth's colour.
@@ -35,7 +35,7 @@ from cyclegan_tf.core import losses, metrics
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.core.files import atomic_write_json
 from cyclegan_tf.core.images import save_png, to_float
-from cyclegan_tf.data import levels
+from cyclegan_tf.data import color_transfer
 from cyclegan_tf.data.pipeline import UnpairedData, list_images
 from cyclegan_tf.inference.export import export_generator
 from cyclegan_tf.inference.translate import Translator
@@ -172,19 +172,24 @@ def palette_transfer(bench_dir: str, photos: np.ndarray,
     return score_unit(mapped.reshape(photos.shape), truths)
 
 
-def levels_start(config: Config, photos: np.ndarray, truths: np.ndarray) -> dict[str, float]:
-    """The score of where a generator with --levels_transfer starts: the per-channel map that
-    takes trainA's black and white points to trainB's (`cyclegan_tf.data.levels`, measured
-    as training measures them), applied to the test photos. It sees no truth.
+def transfer_starts(config: Config, photos: np.ndarray,
+                    truths: np.ndarray) -> dict[str, dict[str, float]]:
+    """The scores of where a generator with --color_transfer starts, by mode ('levels',
+    'tone'): trainA's colours mapped to trainB's (`cyclegan_tf.data.color_transfer`,
+    measured as training measures them) on the test photos. They see no truth.
 
     Args:
         config: The run's configuration, reading the benchmark (`benchmark_config`).
     """
     data = UnpairedData(config)
-    scale, offset = levels.levels_map(levels.black_and_white_points(data.train_a, config),
-                                      levels.black_and_white_points(data.train_b, config))
-    mapped = (photos / 127.5 - 1.0) * scale + offset
-    return score_unit((mapped + 1.0) / 2.0, truths)
+    colours_a = color_transfer.colour_statistics(data.train_a, config)
+    colours_b = color_transfer.colour_statistics(data.train_b, config)
+    starts = {}
+    for mode in ("levels", "tone"):
+        mapped = color_transfer.transfer_map(colours_a, colours_b, mode).apply(
+            photos / 127.5 - 1.0)
+        starts[mode] = score_unit((mapped + 1.0) / 2.0, truths)
+    return starts
 
 
 def translate_all(translator: Translator, photos: np.ndarray) -> np.ndarray:
@@ -265,10 +270,11 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
           f"{palette['ssim']:.3f}.", file=out)
     run_dir = os.path.join(output_dir, "run")
     config = benchmark_config(config, bench_dir, run_dir, steps)
-    start = levels_start(config, photos, truths)
-    print(f"The levels transfer (trainA's black and white points to trainB's, no truth; "
-          f"where --levels_transfer starts) scores PSNR {start['psnr']:.2f} dB "
-          f"({start['psnr'] - copying['psnr']:+.2f}), SSIM {start['ssim']:.3f}.", file=out)
+    starts = transfer_starts(config, photos, truths)
+    for mode, start in starts.items():
+        print(f"The {mode} transfer (trainA's colours to trainB's, no truth; where "
+              f"--color_transfer={mode} starts) scores PSNR {start['psnr']:.2f} dB "
+              f"({start['psnr'] - copying['psnr']:+.2f}), SSIM {start['ssim']:.3f}.", file=out)
     history: list[dict[str, Any]] = []
     wall_seconds = 0.0
     for part in range(1, evaluations + 1):
@@ -306,7 +312,7 @@ def run_benchmark(config: Config, bench_dir: str, output_dir: str, steps: int = 
         "copying": copying,
         "colour_map_ceiling": ceiling,
         "palette_transfer": palette,
-        "levels_transfer": start,
+        **{f"{mode}_transfer": start for mode, start in starts.items()},
         **split,
         "history": history,
         "final": final,

@@ -27,7 +27,7 @@ from cyclegan_tf.core.files import printable_path
 from cyclegan_tf.core.images import save_png
 from cyclegan_tf.core.progress import ProgressBar, format_duration
 from cyclegan_tf.core.run_folder import RunFolder
-from cyclegan_tf.data import levels
+from cyclegan_tf.data import color_transfer
 from cyclegan_tf.data.pipeline import UnpairedData
 from cyclegan_tf.training import curves, distribute, samples
 from cyclegan_tf.training.monitor import TrainingMonitor, log_hparams
@@ -228,14 +228,19 @@ def train(config: Config, out: TextIO = sys.stdout,
         return _train_locked(config, strategy, run, out, callbacks, max_steps, max_seconds)
 
 
-def _set_levels(model: CycleGAN, data: UnpairedData, out: TextIO) -> None:
-    """Measures both domains' black and white points and sets the generators' levels maps
-    (--levels_transfer; a resumed run has them from its checkpoint)."""
-    points = []
+def _set_color_transfer(model: CycleGAN, data: UnpairedData, out: TextIO) -> None:
+    """Measures both domains' colours and sets the generators' --color_transfer maps (a
+    resumed run has them from its checkpoint)."""
+    colours = []
     for source in (data.train_a, data.train_b):
-        points.append(levels.black_and_white_points(source, model.config))
-        print(f"Levels of {source.name}: {levels.describe(points[-1])}.", file=out)
-    model.set_levels(*points)
+        colours.append(color_transfer.colour_statistics(source, model.config))
+        print(f"Colours of {source.name}: {color_transfer.describe(colours[-1])}.", file=out)
+    maps = model.set_color_transfer(*colours)
+    if model.config.color_transfer == "tone":
+        kept = ", ".join(f"{name} keeps {colour_map.chroma_kept:.0%}"
+                         for name, colour_map in maps.items())
+        print(f"Tone transfer: of the input's chroma around the other domain's tone ramp, "
+              f"{kept}.", file=out)
 
 
 def _train_locked(config: Config, strategy: tf.distribute.Strategy, run: RunFolder,
@@ -259,8 +264,8 @@ def _train_locked(config: Config, strategy: tf.distribute.Strategy, run: RunFold
     if restored:
         print(f"Resuming from {restored} at the "
               f"{_position(int(model.step), steps_per_epoch, epochs)}.", file=out)
-    elif config.levels_transfer:
-        _set_levels(model, data, out)
+    elif config.color_transfer != "none":
+        _set_color_transfer(model, data, out)
     configs.save_config(config, run.root)
 
     def result(status: str, values: dict[str, float], reason: str = "") -> TrainResult:

@@ -13,8 +13,8 @@ import tensorflow as tf
 from cyclegan_tf.core import losses, precision
 from cyclegan_tf.core.checkpoints import AVERAGES
 from cyclegan_tf.core.configs import Config
-from cyclegan_tf.data.levels import levels_map
-from cyclegan_tf.nets.models import LEVELS_LAYER, build_discriminator, build_generator
+from cyclegan_tf.data.color_transfer import ColourMap, ColourStatistics, transfer_map
+from cyclegan_tf.nets.models import COLOR_TRANSFER_LAYER, build_discriminator, build_generator
 from cyclegan_tf.training import distribute
 from cyclegan_tf.training.augment import augment
 from cyclegan_tf.training.fused_adam import FusedAdam
@@ -163,23 +163,27 @@ class CycleGAN(tf.Module):
         return discriminator(images, training=True)
 
     def _start(self, generator: keras.Model, images: tf.Tensor) -> tf.Tensor:
-        """What `generator` starts from on `images`: the images, or with --levels_transfer
-        their levels map (the reference of the colour loss)."""
-        if not self.config.levels_transfer:
+        """What `generator` starts from on `images`: the images, or with --color_transfer
+        their colour map (the reference of the colour loss)."""
+        if self.config.color_transfer == "none":
             return images
-        return generator.get_layer(LEVELS_LAYER)(images)
+        return generator.get_layer(COLOR_TRANSFER_LAYER)(images)
 
-    def set_levels(self, points_a: np.ndarray, points_b: np.ndarray) -> None:
-        """Sets the --levels_transfer maps from the domains' black and white points ([2, 3]
-        arrays, `cyclegan_tf.data.levels`): G's takes A's to B's, F's the reverse. Also sets
-        the weight averages', so samples and exports use the same maps."""
-        maps = {"generator_g": levels_map(points_a, points_b),
-                "generator_f": levels_map(points_b, points_a)}
-        for name, (scale, offset) in maps.items():
+    def set_color_transfer(self, colours_a: ColourStatistics,
+                           colours_b: ColourStatistics) -> dict[str, ColourMap]:
+        """Sets the --color_transfer maps from the domains' colour statistics
+        (`cyclegan_tf.data.color_transfer`): G's takes A's colours to B's, F's the reverse.
+        Also sets the weight averages', so samples and exports use the same maps. Returns
+        the maps by generator name."""
+        mode = self.config.color_transfer
+        maps = {"generator_g": transfer_map(colours_a, colours_b, mode),
+                "generator_f": transfer_map(colours_b, colours_a, mode)}
+        for name, colour_map in maps.items():
             for generator in (self.network(name), self.inference_generator(name)):
-                layer = generator.get_layer(LEVELS_LAYER)
-                layer.scale.assign(scale.astype(np.float32))
-                layer.offset.assign(offset.astype(np.float32))
+                layer = generator.get_layer(COLOR_TRANSFER_LAYER)
+                layer.matrix.assign(colour_map.matrix.astype(np.float32))
+                layer.offset.assign(colour_map.offset.astype(np.float32))
+        return maps
 
     def _color_loss(self, source: tf.Tensor, translated: tf.Tensor) -> tf.Tensor:
         """--lambda_color times the --color_loss distance of the two images' 1/16-size average
