@@ -19,7 +19,7 @@ from cyclegan_tf.core.configs import Config, ConfigError
 from cyclegan_tf.core.presets import preset_config
 from cyclegan_tf.tools import quality
 from cyclegan_tf.nets.layers import Blur2D
-from cyclegan_tf.nets.models import build_discriminator, build_generator
+from cyclegan_tf.nets.models import LOCAL_WIDTH, build_discriminator, build_generator
 from cyclegan_tf.training import augment
 from cyclegan_tf.training.loop import train
 from cyclegan_tf.training.trainer import CycleGAN
@@ -336,3 +336,31 @@ def test_colour_map_generator_starts_as_the_identity_and_recolours_every_pixel_a
     out = generator(flat, training=False).numpy()
     assert np.abs(out - flat).max() > 1e-3  # It recolours, and every pixel alike:
     np.testing.assert_allclose(out, np.broadcast_to(out[:, :1, :1], out.shape), atol=1e-6)
+
+
+def test_colour_map_local_residual_starts_at_zero_and_sees_only_its_window():
+    layers = 3
+    config = Config(generator="colour_map", ngf=32, image_size=32, local_layers=layers)
+    generator = build_generator(config, "g")
+    local = 3 * 9 * LOCAL_WIDTH + LOCAL_WIDTH + LOCAL_WIDTH * 9 * LOCAL_WIDTH + LOCAL_WIDTH
+    assert generator.count_params() == 1283 + local + LOCAL_WIDTH * 9 * 3 + 3  # 4,486
+    images = _random_images(size=9)
+    np.testing.assert_array_equal(generator(images, training=False).numpy(), images)
+    last = [layer for layer in generator.layers if "conv" in layer.name][-1]
+    assert last.kernel.shape == (3, 3, LOCAL_WIDTH, 3)
+    last.kernel.assign(np.random.default_rng(1).normal(0, 0.1, last.kernel.shape))
+    flat = np.full((1, 12, 12, 3), 0.3, np.float32)  # Reflection padding: no border effects.
+    out = generator(flat, training=False).numpy()
+    np.testing.assert_allclose(out, np.broadcast_to(out[:, :1, :1], out.shape), atol=1e-6)
+    dotted = flat.copy()
+    dotted[0, 6, 6] = -0.5
+    changed = np.abs(generator(dotted, training=False).numpy() - out).max(axis=(0, 3)) > 1e-6
+    rows, columns = np.nonzero(changed)
+    assert changed[6, 6] and changed.sum() > 1  # It draws around the pixel, within its window:
+    assert rows.min() >= 6 - layers and rows.max() <= 6 + layers
+    assert columns.min() >= 6 - layers and columns.max() <= 6 + layers
+
+
+def test_local_layers_need_the_colour_map_generator():
+    with pytest.raises(ConfigError, match="--local_layers=2 applies only to --generator=colour_map"):
+        Config(generator="resnet", local_layers=2).validate()

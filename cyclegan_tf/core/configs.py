@@ -52,6 +52,7 @@ ARCHITECTURE_FIELDS = (
     "antialias",
     "identity_start",
     "color_transfer",
+    "local_layers",
 )
 
 
@@ -166,6 +167,10 @@ class Config:
         "show (a monochrome medium gets tinted greys). Training starts from that map "
         "instead of the plain input, and --lambda_color compares the output with it. Use "
         "with --lambda_identity=0.")
+    local_layers: int = _field(
+        0, "colour_map only: 3x3 convolution layers of a residual beside the per-pixel map, "
+        "its last layer zero-initialised (it starts at zero). It can blur, flatten and draw "
+        "outlines within (2N+1)x(2N+1) pixels, but not move structure; 0 is none.")
 
     # Losses.
     gan_loss: str = _field("vanilla", "Adversarial loss: vanilla (BCE from logits) or lsgan (MSE).")
@@ -291,7 +296,7 @@ class Config:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}.")
         non_negative = ("load_size", "steps_per_epoch", "save_every_steps", "pool_size",
                         "decay_epochs", "lambda_cycle", "lambda_identity", "lambda_color",
-                        "n_blocks",
+                        "n_blocks", "local_layers",
                         "eval_every_epochs", "eval_images", "seed")
         for name in non_negative:
             if getattr(self, name) < 0:
@@ -321,6 +326,10 @@ class Config:
                               "decay at the end); with 0 the rate would stay constant.")
         if len(self.background) != 3 or not all(0 <= c <= 255 for c in self.background):
             raise ConfigError(f"--background must be three values in 0..255, got {self.background}.")
+        if self.local_layers and self.generator != "colour_map":
+            raise ConfigError(f"--local_layers={self.local_layers} applies only to "
+                              f"--generator=colour_map, not {self.generator!r}; drop it or "
+                              "set it to 0.")
         self._validate_image_size()
         self.profile_range()
         self._validate_evaluation()
