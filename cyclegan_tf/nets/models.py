@@ -349,7 +349,7 @@ def colour_map_generator(width: int = 32, local_layers: int = 0,
     width 32.
 
     With `local_layers` = N > 0, a second residual is added: N reflection-padded 3x3
-    convolutions (`LOCAL_WIDTH` units with ReLU, the last to 3 channels and zero-initialised),
+    convolutions (`LOCAL_WIDTH` He-normal units with ReLU, the last to 3 channels and zero),
     so the generator still starts as the identity, and can learn what a style does within
     (2N+1)x(2N+1) pixels: blur, flatten washes, darken outlines. 3,203 more parameters at
     N = 3.
