@@ -45,11 +45,11 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                       "normalise every tile by the whole image's statistics (image: measured "
                       "on a downscaled pass; keeps tones even across tiles) or by its own "
                       "(tile).", flag_values=flag_values)
-    flags.DEFINE_enum("precision", "auto", list(INFERENCE_PRECISIONS), "What the generator "
-                      "computes in: auto is bf16 on a CPU with native bfloat16 (AVX512_BF16 or "
-                      "AMX; 2-4x faster, pixels within a few levels) and float32 elsewhere. A "
-                      "SavedModel exported in the other precision is rebuilt in memory.",
-                      flag_values=flag_values)
+    app.define_precision_flag(
+        "precision", "auto", INFERENCE_PRECISIONS, "What the generator computes in: auto is "
+        "bf16 on a CPU with native bfloat16 (AVX512_BF16 or AMX; 2-4x faster, pixels within a "
+        "few levels) and float32 elsewhere. A SavedModel exported in the other precision is "
+        "rebuilt in memory.", flag_values=flag_values)
     flags.mark_flags_as_required(["model", "input", "output"], flag_values=flag_values)
 
 

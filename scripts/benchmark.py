@@ -60,10 +60,10 @@ FLAGS = flags.FLAGS
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     """The benchmark's own flags (every cyclegan_tf.train flag is defined beside them)."""
     del flag_values  # The script's flags live in absl's global FLAGS.
-    flags.DEFINE_enum("precision", "auto", list(precision.PRECISIONS),
-                      "Precision of the measured step: float32, bf16, fp16 (with loss scaling) or "
-                      "auto (as --mixed_precision=auto: fp16 on a GPU, bf16 on a CPU with native "
-                      "bf16, else float32). Use this, not --mixed_precision.")
+    cli.define_precision_flag(
+        "precision", "auto", precision.PRECISIONS, "Precision of the measured step: float32, "
+        "bf16, fp16 (with loss scaling) or auto (as --mixed_precision=auto: fp16 on a GPU, "
+        "bf16 on a CPU with native bf16, else float32). Use this, not --mixed_precision.")
     flags.DEFINE_bool("train", True, "Time the training step (--notrain: only the other "
                       "measurements asked for).")
     flags.DEFINE_bool("xla", False, "Compile the measured training step with XLA (jit_compile).")

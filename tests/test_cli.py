@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from absl import flags
 
 from conftest import REPO_ROOT
+from cyclegan_tf.cli import app
 from cyclegan_tf.cli.config_flags import FLAG_GROUPS, expand_bare_flags
 from cyclegan_tf.core import presets
 from cyclegan_tf.core.configs import Config
@@ -20,6 +22,7 @@ COMMANDS = {
     "cyclegan_tf.evaluate": ["--run_dir", "--truth_b", "--fid"],
     "cyclegan_tf.plot": ["--run_dir", "--output"],
     "scripts/benchmark.py": ["--precision", "--compare", "--export"],
+    "scripts/ablation.py": ["--benches", "--rows", "--table_only"],
 }
 
 
@@ -89,6 +92,47 @@ def test_both_flag_forms_reach_the_config(form, tmp_path):
 def test_old_precision_spellings_are_read_as_the_vocabulary():
     assert Config(mixed_precision="off").mixed_precision == "float32"
     assert Config.from_dict({"mixed_precision": "bfloat16"}).mixed_precision == "bf16"
+
+
+@pytest.mark.parametrize("program, args, words", [
+    ("cyclegan_tf.train", ["--imagesize=64"], "imagesize"),
+    ("cyclegan_tf.train", ["--epochs=two"], "epochs"),
+    ("cyclegan_tf.train", ["--eval_fid", "true"], "Unexpected arguments: true"),
+    ("cyclegan_tf.translate", ["--direction=sideways", "--model=m", "--input=i", "--output=o"],
+     "--direction=sideways"),
+    ("cyclegan_tf.translate", ["--input=i", "--output=o"], "--model"),
+])
+def test_flag_errors_are_one_line_with_status_2(program, args, words):
+    result = _run(program, *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{program}: error: ") and words in lines[0]
+
+
+@pytest.mark.parametrize("given, read", [("bfloat16", "bf16"), ("mixed_bfloat16", "bf16"),
+                                         ("off", "float32"), ("auto", "auto")])
+def test_precision_flags_read_the_older_spellings(given, read):
+    values = flags.FlagValues()
+    app.define_precision_flag("precision", "auto", ("float32", "bf16", "auto"), "What.",
+                              flag_values=values)
+    values(["prog", f"--precision={given}"])
+    assert values.precision == read
+
+
+def test_precision_flags_refuse_a_precision_they_do_not_offer():
+    values = flags.FlagValues()
+    app.define_precision_flag("precision", "auto", ("float32", "bf16", "auto"), "What.",
+                              flag_values=values)
+    with pytest.raises(flags.IllegalFlagValueError, match="float32"):
+        values(["prog", "--precision=float16"])
+
+
+def test_ablation_script_names_a_missing_benchmark_and_tabulates_an_empty_folder(tmp_path):
+    missing = _run("scripts/ablation.py", "--benches", str(tmp_path / "none"), "--out",
+                   str(tmp_path / "ab"), "--steps=2")
+    assert missing.returncode == 2 and "none is not a folder" in missing.stderr
+    empty = _run("scripts/ablation.py", "--out", str(tmp_path / "ab"), "--table_only")
+    assert empty.returncode == 0 and "No finished runs" in empty.stdout
 
 
 @pytest.mark.parametrize("program, args, words", [

@@ -364,3 +364,50 @@ def test_colour_map_local_residual_starts_at_zero_and_sees_only_its_window():
 def test_local_layers_need_the_colour_map_generator():
     with pytest.raises(ConfigError, match="--local_layers=2 applies only to --generator=colour_map"):
         Config(generator="resnet", local_layers=2).validate()
+
+
+def test_every_ablation_row_is_a_valid_config_that_changes_what_it_names():
+    from cyclegan_tf.tools import ablation
+
+    assert len({row.name for row in ablation.ROWS}) == len(ablation.ROWS)
+    for row in ablation.ROWS:
+        config = row.config()
+        plain = preset_config(row.preset, **ablation.COMMON)
+        changed = {key for key, value in config.to_dict().items()
+                   if plain.to_dict()[key] != value}
+        assert changed == set(row.overrides), row.name
+        assert config.image_size == 128
+        assert config.mixed_precision == ("float32" if row.name == "fast-bf16" else "auto")
+        assert row.flags().startswith(f"--preset={row.preset}")
+    assert ablation.ROWS_BY_NAME["fast-diffaugment"].flags() == "--preset=fast --diffaugment=''"
+    assert [row.name for row in ablation.select_rows(["fast", "paper"])] == ["paper", "fast"]
+    with pytest.raises(quality.BenchmarkError, match="papr"):
+        ablation.select_rows(["papr"])
+
+
+def test_ablation_runs_each_row_once_and_tabulates_every_run(tmp_path):
+    from cyclegan_tf.tools import ablation
+
+    ink = _tiny_benchmark(str(tmp_path / "ink_bench"))
+    json.dump({"style": "ink"}, open(os.path.join(ink, "manifest.json"), "w"))
+    plain = _tiny_benchmark(str(tmp_path / "plain"))
+    rows = ablation.select_rows(["fast"])
+    tiny = dict(image_size=32, ngf=4, ndf=4, mixed_precision="float32", num_samples=1)
+    out = io.StringIO()
+    folders = ablation.run_rows(rows, [ink, plain], str(tmp_path / "ab"), steps=2,
+                                evaluations=1, common=tiny, out=out)
+    assert folders == [str(tmp_path / "ab" / "ink" / "fast" / "run1"),
+                       str(tmp_path / "ab" / "plain" / "fast" / "run1")]
+    assert out.getvalue().count("vs copying") == 2
+    assert "Step 2" in open(os.path.join(folders[0], "log.txt")).read()
+    again = io.StringIO()
+    ablation.run_rows(rows, [ink], str(tmp_path / "ab"), steps=2, evaluations=1, common=tiny,
+                      out=again)
+    assert "done before, kept" in again.getvalue()
+    table = ablation.markdown_table(str(tmp_path / "ab"))
+    results = json.load(open(os.path.join(folders[0], quality.RESULT_FILE)))
+    gain = results["final"]["psnr"] - results["copying"]["psnr"]
+    assert f"| ink | copying the input | | | | {results['copying']['psnr']:.2f} |" in table
+    assert f"| ink | fast | `--preset=fast` | 1 | 2 |" in table and f"{gain:+.2f} |" in table
+    assert "| plain | fast |" in table and "Measured on:" in table
+    assert ablation.markdown_table(str(tmp_path / "none")).startswith("No finished runs")

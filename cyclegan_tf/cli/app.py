@@ -17,6 +17,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from absl import app, flags, logging
 
+from cyclegan_tf.core import precision
+
 # Exit statuses, as the README documents them.
 EXIT_USER_ERROR = 2
 HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
@@ -92,13 +94,29 @@ def quiet_absl_logging(flag_values: flags.FlagValues = flags.FLAGS) -> None:
         logging.set_verbosity(logging.WARNING)
 
 
+class _PrecisionParser(flags.EnumParser):
+    """One of a list of precisions; the older spellings (`bfloat16`, `off`, ...) are read as
+    the vocabulary's names (`precision.ALIASES`)."""
+
+    def parse(self, argument: str) -> str:
+        return super().parse(precision.canonical(argument) or argument)
+
+
+def define_precision_flag(name: str, default: str, choices: Sequence[str], help_text: str,
+                          flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """Defines a precision flag that takes one of `choices` or an older spelling of one."""
+    flags.DEFINE(_PrecisionParser(list(choices)), name, default, help_text,
+                 flag_values=flag_values)
+
+
 def run_command(command: Command, action: Callable[[], Any],
                 user_errors: tuple[type[Exception], ...],
                 argv: Sequence[str] | None = None) -> None:
     """Defines the command's flags, parses `argv` (default sys.argv) and runs `action`.
 
-    `action` returns None or an exit status; `user_errors` are printed as
-    `program: error: ...` with exit status 2.
+    `action` returns None or an exit status; `user_errors`, flag errors (an unknown flag,
+    a bad value, a missing required flag) and stray arguments are printed as one line,
+    `program: error: ...`, with exit status 2.
     """
     argv = list(sys.argv if argv is None else argv)
     before = set(flags.FLAGS)
@@ -108,17 +126,29 @@ def run_command(command: Command, action: Callable[[], Any],
         print(help_text(command, flags.FLAGS, own))
         sys.exit(0)
 
+    def fail(message: str) -> None:
+        print(f"{command.program}: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+
+    def parse(args: list[str]) -> list[str]:
+        try:
+            rest = flags.FLAGS(args)
+        except flags.Error as error:  # Unknown flag, bad value, missing required flag.
+            fail("; ".join(str(error).splitlines()) + " (see --help)")
+        if len(rest) > 1:
+            fail(f"Unexpected arguments: {' '.join(rest[1:])} (flags take the form "
+                 "--name=value or --name value, true/false flags --name or --noname; "
+                 "see --help)")
+        return rest
+
     def main(args: list[str]) -> None:
-        if len(args) > 1:
-            raise app.UsageError(f"Unexpected arguments: {' '.join(args[1:])} (flags take the "
-                                 "form --name=value or --name value; see --help)")
+        del args  # Parsed and checked by `parse`.
         quiet_absl_logging()
         try:
             status = action()
         except user_errors as error:
-            print(f"{command.program}: error: {error}", file=sys.stderr)
-            sys.exit(EXIT_USER_ERROR)
+            fail(str(error))
         if status:
             sys.exit(status)
 
-    app.run(main, argv=argv)
+    app.run(main, argv=argv, flags_parser=parse)

@@ -1,0 +1,174 @@
+"""The ablation table: the quality harness run over a fixed list of configurations.
+
+`ROWS` names every configuration the README's ablation table reports: each preset as it
+is, the `paper` preset with each quality option alone, and `fast` (the best combination
+found so far) with each of its parts taken out (bf16 among them: the default precision's
+test), all at the benchmark's 128 px and in bf16 where the CPU has it (`COMMON`). `run_rows` trains and scores the rows one at a time with
+`run_benchmark`, in `OUT/STYLE/ROW/runK/`; a row whose `quality.json` exists is skipped, so
+a table that takes many hours can be stopped and continued. `markdown_table` reads every
+result under `OUT` into the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TextIO
+
+from cyclegan_tf.core.configs import Config
+from cyclegan_tf.core.presets import preset_config
+from cyclegan_tf.tools.quality import RESULT_FILE, BenchmarkError, run_benchmark
+
+# What every row shares: the benchmark's size, and the same precision for every row.
+COMMON: Mapping[str, Any] = {"image_size": 128, "mixed_precision": "auto"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One configuration of the table: a preset and the flags that change it."""
+
+    name: str
+    preset: str
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def config(self, common: Mapping[str, Any] = COMMON) -> Config:
+        """The configuration this row trains (`common` first, the row's flags on top)."""
+        return preset_config(self.preset, **{**common, **self.overrides})
+
+    def flags(self) -> str:
+        """The row as `cyclegan_tf.train` flags (without `COMMON`)."""
+        return " ".join([f"--preset={self.preset}"] +
+                        [f"--{key}={_flag_value(value)}" for key, value in self.overrides.items()])
+
+
+def _flag_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "''" if value == "" else str(value)
+
+
+ROWS: tuple[Row, ...] = (
+    Row("tom2jerry", "tom2jerry"),
+    Row("jojo", "jojo"),
+    Row("face2anime", "face2anime"),
+    Row("human2cartoon", "human2cartoon"),
+    Row("selfie2anime", "selfie2anime"),
+    Row("paper", "paper"),
+    Row("paper+resize", "paper", {"upsample": "resize"}),
+    Row("paper+antialias", "paper", {"antialias": True}),
+    Row("paper+identity_start", "paper", {"identity_start": True}),
+    Row("paper+ema", "paper", {"ema_decay": 0.999}),
+    Row("paper+diffaugment", "paper", {"diffaugment": "color,translation,cutout"}),
+    Row("paper+lambda_color", "paper", {"lambda_color": 10.0}),
+    Row("fast", "fast"),
+    Row("fast-color_transfer", "fast", {"color_transfer": "none"}),
+    Row("fast-lambda_color", "fast", {"lambda_color": 0.0}),
+    Row("fast-diffaugment", "fast", {"diffaugment": ""}),
+    Row("fast-ema", "fast", {"ema_decay": 0.0}),
+    Row("fast-pool", "fast", {"pool_size": 0}),
+    Row("fast-bf16", "fast", {"mixed_precision": "float32"}),
+    Row("fast+local_layers", "fast", {"local_layers": 3}),
+)
+ROWS_BY_NAME = {row.name: row for row in ROWS}
+
+
+def select_rows(names: Sequence[str]) -> tuple[Row, ...]:
+    """The rows named (all of them for an empty list), in the table's order."""
+    unknown = [name for name in names if name not in ROWS_BY_NAME]
+    if unknown:
+        raise BenchmarkError(f"--rows: unknown row(s) {', '.join(unknown)}; choose from "
+                             f"{', '.join(ROWS_BY_NAME)}.")
+    return tuple(row for row in ROWS if not names or row.name in names)
+
+
+def style_of(bench_dir: str) -> str:
+    """The benchmark's style from its manifest (`ink`, `pastel`), else the folder's name."""
+    try:
+        with open(os.path.join(bench_dir, "manifest.json")) as f:
+            return str(json.load(f)["style"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return os.path.basename(os.path.normpath(bench_dir))
+
+
+def result_dir(out_dir: str, style: str, row: Row, run: int) -> str:
+    """Where run number `run` of `row` on `style` writes its results."""
+    return os.path.join(out_dir, style, row.name, f"run{run}")
+
+
+def run_rows(rows: Sequence[Row], benches: Sequence[str], out_dir: str, *, steps: int = 0,
+             minutes: float = 0.0, evaluations: int = 3, run: int = 1,
+             common: Mapping[str, Any] = COMMON, out: TextIO = sys.stdout) -> list[str]:
+    """Runs the harness for every row on every benchmark, one at a time, and says how far.
+
+    Each run's training output goes to `log.txt` beside its results; a run whose results
+    exist is skipped. Returns the folders of the runs made or found.
+    """
+    if run < 1:
+        raise BenchmarkError("--run must be 1 or more.")
+    configs = {row.name: row.config(common) for row in rows}  # Bad flags fail before any run.
+    jobs = [(row, bench) for row in rows for bench in benches]
+    done = []
+    for number, (row, bench) in enumerate(jobs, 1):
+        style = style_of(bench)
+        folder = result_dir(out_dir, style, row, run)
+        done.append(folder)
+        if os.path.exists(os.path.join(folder, RESULT_FILE)):
+            print(f"[{number}/{len(jobs)}] {style} {row.name}: done before, kept.", file=out)
+            continue
+        os.makedirs(folder, exist_ok=True)
+        budget = f"{steps} steps" if steps else f"{minutes:g} minutes"
+        print(f"[{number}/{len(jobs)}] {style} {row.name} ({row.flags()}), {budget}; log in "
+              f"{os.path.join(folder, 'log.txt')}", file=out, flush=True)
+        started = time.time()
+        with open(os.path.join(folder, "log.txt"), "a") as log:
+            results = run_benchmark(configs[row.name], bench, folder, steps=steps,
+                                    minutes=minutes, evaluations=evaluations, out=log,
+                                    notes=[f"ablation row {row.name}: {row.flags()}"])
+        gain = results["final"]["psnr"] - results["copying"]["psnr"]
+        print(f"    {gain:+.2f} dB vs copying, SSIM {results['final']['ssim']:.3f}, "
+              f"{results['steps']} steps, {(time.time() - started) / 60:.1f} min in all.",
+              file=out, flush=True)
+    return done
+
+
+def _results(out_dir: str) -> Iterable[tuple[str, Row, int, dict[str, Any]]]:
+    """(style, row, run, results) for every finished run under `out_dir`, in table order."""
+    styles = sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []
+    for style in styles:
+        for row in ROWS:
+            folder = os.path.join(out_dir, style, row.name)
+            names = os.listdir(folder) if os.path.isdir(folder) else []
+            runs = sorted(int(name[3:]) for name in names
+                          if name.startswith("run") and name[3:].isdigit())
+            for run in runs:
+                path = os.path.join(result_dir(out_dir, style, row, run), RESULT_FILE)
+                if os.path.exists(path):
+                    with open(path) as f:
+                        yield style, row, run, json.load(f)
+
+
+def markdown_table(out_dir: str) -> str:
+    """Every finished run under `out_dir` as the README's table, with copying as each
+    style's first row and the machine the runs were measured on."""
+    lines = ["| style | row | flags | run | steps | PSNR at each evaluation (dB) | SSIM | "
+             "vs copying |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    machines, copied = set(), set()
+    for style, row, run, results in _results(out_dir):
+        copying = results["copying"]
+        if style not in copied:
+            copied.add(style)
+            lines.append(f"| {style} | copying the input | | | | {copying['psnr']:.2f} | "
+                         f"{copying['ssim']:.3f} | 0 |")
+        history = " / ".join(f"{h['psnr']:.2f}" for h in results["history"])
+        gain = results["final"]["psnr"] - copying["psnr"]
+        lines.append(f"| {style} | {row.name} | `{row.flags()}` | {run} | {results['steps']} | "
+                     f"{history} | {results['final']['ssim']:.3f} | {gain:+.2f} |")
+        machine = results.get("machine", {})
+        machines.add(f"{machine.get('cpu', '?')} ({', '.join(machine.get('cpu_flags', []))})")
+    if not copied:
+        return f"No finished runs under {out_dir}."
+    return "\n".join(lines + ["", "Measured on: " + "; ".join(sorted(machines)) + "."])
