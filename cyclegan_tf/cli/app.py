@@ -13,7 +13,7 @@ import dataclasses
 import shutil
 import sys
 import textwrap
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NoReturn, Sequence
 
 from absl import app, flags, logging
 
@@ -126,7 +126,7 @@ def run_command(command: Command, action: Callable[[], Any],
         print(help_text(command, flags.FLAGS, own))
         sys.exit(0)
 
-    def fail(message: str) -> None:
+    def fail(message: str) -> NoReturn:
         print(f"{command.program}: error: {message}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
 
