@@ -63,10 +63,6 @@ def main() -> None:
     if not FLAGS.table_only:
         if not FLAGS.benches:
             raise BenchmarkError("--benches=FOLDER[,FOLDER] is required (or --table_only).")
-        for bench in FLAGS.benches:
-            if not os.path.isdir(bench):
-                raise BenchmarkError(f"--benches: {bench} is not a folder; build it with "
-                                     "../shared/bench/make_photo2ink.py.")
         try:
             run_rows(select_rows(FLAGS.rows), FLAGS.benches, FLAGS.out, steps=FLAGS.steps,
                      minutes=FLAGS.minutes, evaluations=FLAGS.evaluations, run=FLAGS.run)

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from cyclegan_tf.core.configs import Config
 from cyclegan_tf.core.presets import preset_config
-from cyclegan_tf.tools.quality import RESULT_FILE, BenchmarkError, run_benchmark
+from cyclegan_tf.tools.quality import RESULT_FILE, BenchmarkError, check_bench, run_benchmark
 
 # What every row shares: the benchmark's size, and the same precision for every row.
 COMMON: Mapping[str, Any] = {"image_size": 128, "mixed_precision": "auto"}
@@ -109,7 +109,9 @@ def run_rows(rows: Sequence[Row], benches: Sequence[str], out_dir: str, *, steps
     """
     if run < 1:
         raise BenchmarkError("--run must be 1 or more.")
-    configs = {row.name: row.config(common) for row in rows}  # Bad flags fail before any run.
+    configs = {row.name: row.config(common) for row in rows}  # Bad input fails before any run.
+    for bench in benches:
+        check_bench(bench)
     jobs = [(row, bench) for row in rows for bench in benches]
     done = []
     for number, (row, bench) in enumerate(jobs, 1):

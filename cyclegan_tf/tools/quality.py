@@ -63,6 +63,18 @@ def _read_rgb(path: str) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def check_bench(bench_dir: str) -> None:
+    """Raises BenchmarkError unless `bench_dir` is a folder with the benchmark's sub-folders."""
+    if not os.path.isdir(bench_dir):
+        raise BenchmarkError(f"The benchmark {bench_dir} is not a folder; make one with "
+                             "../shared/bench/make_photo2ink.py.")
+    missing = [name for name in BENCH_FOLDERS if not os.path.isdir(os.path.join(bench_dir, name))]
+    if missing:
+        raise BenchmarkError(
+            f"--bench={bench_dir!r} lacks {', '.join(missing)}/; a benchmark holds "
+            f"{', '.join(BENCH_FOLDERS)} (make one with ../shared/bench/make_photo2ink.py).")
+
+
 def load_test_pairs(bench_dir: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The benchmark's test photos and their true translations, as uint8 [N, H, W, 3].
 
@@ -70,11 +82,7 @@ def load_test_pairs(bench_dir: str) -> tuple[list[str], np.ndarray, np.ndarray]:
         BenchmarkError: when a folder is missing, a truth image is missing or the sizes
             differ.
     """
-    missing = [name for name in BENCH_FOLDERS if not os.path.isdir(os.path.join(bench_dir, name))]
-    if missing:
-        raise BenchmarkError(
-            f"--bench={bench_dir!r} lacks {', '.join(missing)}/; a benchmark holds "
-            f"{', '.join(BENCH_FOLDERS)} (make one with ../shared/bench/make_photo2ink.py).")
+    check_bench(bench_dir)
     inputs = list_images(os.path.join(bench_dir, "testA"))
     if not inputs:
         raise BenchmarkError(f"--bench={bench_dir!r}: testA/ holds no images.")
