@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from absl import flags
@@ -15,8 +16,8 @@ from cyclegan_tf.cli.config_flags import (
 )
 from cyclegan_tf.core import presets
 from cyclegan_tf.core.checkpoints import CheckpointError
-from cyclegan_tf.core.configs import ConfigError
-from cyclegan_tf.core.run_folder import RunFolderBusy
+from cyclegan_tf.core.configs import Config, ConfigError, load_config
+from cyclegan_tf.core.run_folder import RunFolder, RunFolderBusy
 from cyclegan_tf.data.pipeline import DataError
 from cyclegan_tf.training.loop import TrainingDiverged, train
 
@@ -48,11 +49,26 @@ COMMAND = app.Command(
 )
 
 
+def keep_saved_precision(config: Config, precision_given: bool) -> Config:
+    """`config`, with the saved precision of the run it resumes unless --mixed_precision
+    was given: a run keeps the precision it started in (runs made before the default became
+    auto were float32)."""
+    saved_path = RunFolder(config.resolved_output_dir).config
+    if precision_given or not os.path.exists(saved_path):
+        return config
+    saved = load_config(saved_path).mixed_precision
+    if saved != config.mixed_precision:
+        print(f"Resuming with --mixed_precision={saved}, as this run was trained; give the "
+              "flag to change it.")
+    return config.replace(mixed_precision=saved)
+
+
 def _train_or_list_presets() -> int:
     if flags.FLAGS.list_presets:
         print(presets.table())
         return 0
-    result = train(config_from_flags())
+    config = keep_saved_precision(config_from_flags(), flags.FLAGS["mixed_precision"].present)
+    result = train(config)
     return 0 if result.finished else EXIT_UNFINISHED
 
 

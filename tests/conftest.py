@@ -43,6 +43,7 @@ def image_dirs(tmp_path) -> str:
 def tiny_config(data_dir: str, output_dir: str = "", **overrides) -> Config:
     """A fast configuration: 32 px, narrow networks."""
     values = dict(domain_a="a", domain_b="b", data_dir=data_dir, image_size=32, ngf=8, ndf=8,
-                  epochs=2, num_samples=2, save_every_epochs=1, output_dir=output_dir)
+                  epochs=2, num_samples=2, save_every_epochs=1, output_dir=output_dir,
+                  mixed_precision="float32")
     values.update(overrides)
     return Config(**values)

@@ -19,7 +19,7 @@ from cyclegan_tf.training.trainer import NETWORKS, CycleGAN
 
 def _small(**changes):
     values = dict(image_size=32, ngf=8, ndf=8, generator="resnet", n_blocks=1,
-                  discriminator="patch", gan_loss="lsgan", pool_size=2)
+                  discriminator="patch", gan_loss="lsgan", pool_size=2, mixed_precision="float32")
     values.update(changes)
     return Config(**values)
 

@@ -29,7 +29,8 @@ from cyclegan_tf.training.trainer import NETWORKS, CycleGAN
 
 def small(**changes):
     values = dict(image_size=32, ngf=8, ndf=8, generator="resnet", n_blocks=1,
-                  discriminator="patch", gan_loss="lsgan", batch_size=2, pool_size=0)
+                  discriminator="patch", gan_loss="lsgan", batch_size=2, pool_size=0,
+                  mixed_precision="float32")
     values.update(changes)
     return Config(**values)
 

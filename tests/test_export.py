@@ -36,7 +36,8 @@ ODD = (37, 61)  # Height, width: a multiple of neither 4 nor 32.
 
 def make_run(folder: str, **overrides) -> str:
     """A run folder with config.json and two checkpoints (steps 7 and 9, the latest)."""
-    config = Config(image_size=32, ngf=8, ndf=8, n_blocks=1, output_dir=folder, **overrides)
+    config = Config(image_size=32, ngf=8, ndf=8, n_blocks=1, output_dir=folder,
+                    **{"mixed_precision": "float32", **overrides})
     model = CycleGAN(config)
     save_config(config, folder)
     manager = checkpoints.manager(model.checkpoint(), RunFolder(folder).checkpoints, keep=3)

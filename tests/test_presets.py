@@ -27,7 +27,7 @@ HYPERPARAMETERS = {
                       lambda_cycle=10, lambda_identity=5, lr=2e-4, beta1=0.5, image_size=256,
                       resolved_load_size=286, resize_method="nearest", jitter=True, flip=True,
                       batch_size=1, epochs=10, save_every_epochs=5, keep_checkpoints=5,
-                      pool_size=0, mixed_precision="float32"),
+                      pool_size=0, mixed_precision="auto"),
     "jojo": dict(generator="encoder_decoder", norm="none", gan_loss="lsgan", lambda_cycle=10,
                  lambda_identity=5, lr=2e-4, beta1=0.5, image_size=128, jitter=False,
                  resolved_load_size=128, batch_size=2, epochs=20, save_every_epochs=5,

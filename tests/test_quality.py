@@ -29,7 +29,7 @@ GENERATORS = ("resnet", "unet", "encoder_decoder")
 
 def _config(generator: str, **options) -> Config:
     return Config(generator=generator, discriminator="patch", image_size=32, ngf=4, ndf=4,
-                  n_blocks=1, **options)
+                  n_blocks=1, **{"mixed_precision": "float32", **options})
 
 
 def _random_images(n: int = 2, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -188,6 +188,23 @@ def test_hue_colour_loss_lets_tones_change_but_not_hues():
     assert float(CycleGAN(config, steps_per_epoch=4).train_step(photo[:1], photo[:1])["color"]) >= 0
     with pytest.raises(ConfigError, match="--color_loss='chroma' is not one of lowpass, hue, luma"):
         config.replace(color_loss="chroma").validate()
+
+
+def test_hue_anchor_adds_to_the_colour_loss():
+    from cyclegan_tf.core import losses
+
+    photo = tf.constant(_random_images(1, seed=5))
+    turned = tf.gather(photo, [1, 2, 0], axis=-1)
+    pooled = [losses.block_average(x, 32) for x in (photo, turned)]
+    both = CycleGAN(_step_config(lambda_color=1.0, lambda_hue=3.0), steps_per_epoch=4)
+    expected = float(losses.l1(*pooled)) + 3.0 * float(losses.hue_shift(*pooled))
+    assert float(both._color_loss(photo, turned)) == pytest.approx(expected, rel=1e-6)
+    hue_only = CycleGAN(_step_config(lambda_hue=3.0), steps_per_epoch=4)
+    assert float(hue_only._color_loss(photo, turned)) == pytest.approx(
+        3.0 * float(losses.hue_shift(*pooled)), rel=1e-6)
+    assert float(hue_only.train_step(photo, photo)["color"]) >= 0
+    with pytest.raises(ConfigError, match="--lambda_hue must be zero or positive"):
+        Config(lambda_hue=-1.0).validate()
 
 
 def test_luma_colour_loss_keeps_tone_and_frees_colour():

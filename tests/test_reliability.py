@@ -42,7 +42,8 @@ from cyclegan_tf.core import checkpoints
 from cyclegan_tf.training.trainer import NETWORKS, CycleGAN
 
 LIGHT = dict(image_size=32, ngf=8, ndf=8, generator="encoder_decoder",
-             discriminator="patch_light", norm="none", lambda_identity=0.0, num_samples=2)
+             discriminator="patch_light", norm="none", lambda_identity=0.0, num_samples=2,
+             mixed_precision="float32")
 LIGHT_FLAGS = [f"--{name}={value}" for name, value in LIGHT.items()]
 
 

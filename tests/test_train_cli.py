@@ -83,3 +83,15 @@ def test_flags_override_the_preset():
     assert _parse("--nomixed_precision").mixed_precision == "float32"
     with pytest.raises(configs.ConfigError, match="--preset"):
         _parse("--preset=unknown")
+
+
+def test_default_precision_is_auto_and_a_resume_keeps_the_saved_one(tmp_path, capsys):
+    from cyclegan_tf.train import keep_saved_precision
+
+    assert configs.Config().mixed_precision == "auto"
+    config = configs.Config(output_dir=str(tmp_path))
+    assert keep_saved_precision(config, precision_given=False) is config  # Nothing saved yet.
+    configs.save_config(config.replace(mixed_precision="float32"), str(tmp_path))
+    assert keep_saved_precision(config, precision_given=False).mixed_precision == "float32"
+    assert "Resuming with --mixed_precision=float32" in capsys.readouterr().out
+    assert keep_saved_precision(config, precision_given=True).mixed_precision == "auto"

@@ -20,7 +20,7 @@ def _weights(model):
 
 
 def _small(**changes):
-    values = dict(image_size=32, ngf=8, ndf=8)
+    values = dict(image_size=32, ngf=8, ndf=8, mixed_precision="float32")
     values.update(changes)
     return Config(**values)
 

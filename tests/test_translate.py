@@ -40,7 +40,7 @@ def write_image(path: str, size: tuple[int, int], seed: int = 0) -> None:
 def run_dir(tmp_path_factory) -> str:
     folder = str(tmp_path_factory.mktemp("run"))
     config = Config(generator="resnet", n_blocks=1, image_size=32, ngf=8, ndf=8,
-                    output_dir=folder)
+                    output_dir=folder, mixed_precision="float32")
     model = CycleGAN(config)
     save_config(config, folder)
     checkpoints.manager(model.checkpoint(), RunFolder(folder).checkpoints, keep=1).save()

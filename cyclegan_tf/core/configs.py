@@ -186,6 +186,12 @@ class Config:
         "channel (keeps brightness too); hue, only the part of the output's colour that is "
         "not a paler copy of the input's (lightening, darkening and desaturation are free); "
         "luma, only the luminance (tone is kept, colour is free).")
+    lambda_hue: float = _field(
+        0.0, "Weight of a second colour anchor on the same 1/16-size averages, added to "
+        "--lambda_color's: the hue distance of --color_loss=hue (a turn of hue or extra "
+        "saturation costs; lightening, darkening and desaturation are free). A weak "
+        "--lambda_color with a strong --lambda_hue keeps hues firmly and tones loosely; "
+        "0 is off.")
     diffaugment: str = _field(
         "", "Differentiable augmentation of every discriminator input, a comma list of "
         "color, translation, cutout (DiffAugment, for small datasets); empty is off.")
@@ -201,9 +207,9 @@ class Config:
         0.0, "Keep an exponential moving average of the generators' weights with this decay "
         "(e.g. 0.999), used for samples, evaluation and export; 0 is off.")
     mixed_precision: str = _field(
-        "float32", "float32, auto (fp16 with loss scaling on a GPU; bf16 on a CPU with native "
-        "bf16, else float32), bf16 or fp16 (off is float32). A bare --mixed_precision means "
-        "auto.")
+        "auto", "auto (fp16 with loss scaling on a GPU; bf16 on a CPU with native bf16, else "
+        "float32), float32, bf16 or fp16 (off is float32). A bare --mixed_precision means "
+        "auto; a resumed run keeps its saved precision unless this flag is given.")
     strategy: str = _field(
         "default", "Distribution strategy: default (one device), mirrored (all GPUs of this "
         "machine) or multiworker (several machines, configured by TF_CONFIG). --batch_size "
@@ -259,6 +265,11 @@ class Config:
         return tuple(p.strip() for p in self.diffaugment.split(",") if p.strip())
 
     @property
+    def uses_color_loss(self) -> bool:
+        """Whether training adds the colour anchor (--lambda_color or --lambda_hue)."""
+        return bool(self.lambda_color or self.lambda_hue)
+
+    @property
     def resolved_output_dir(self) -> str:
         """Where the run writes checkpoints, logs, samples and `config.json`."""
         return self.output_dir or os.path.join("runs", f"{self.domain_a}2{self.domain_b}")
@@ -296,7 +307,7 @@ class Config:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}.")
         non_negative = ("load_size", "steps_per_epoch", "save_every_steps", "pool_size",
                         "decay_epochs", "lambda_cycle", "lambda_identity", "lambda_color",
-                        "n_blocks", "local_layers",
+                        "lambda_hue", "n_blocks", "local_layers",
                         "eval_every_epochs", "eval_images", "seed")
         for name in non_negative:
             if getattr(self, name) < 0:

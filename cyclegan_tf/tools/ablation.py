@@ -3,7 +3,8 @@
 `ROWS` names every configuration the README's ablation table reports: each preset as it
 is, the `paper` preset with each quality option alone, and `fast` (the best combination
 found so far) with each of its parts taken out (bf16 among them: the default precision's
-test), all at the benchmark's 128 px and in bf16 where the CPU has it (`COMMON`). `run_rows` trains and scores the rows one at a time with
+test) and with the candidates that may replace it, all at the benchmark's 128 px and in
+bf16 where the CPU has it (`COMMON`). `run_rows` trains and scores the rows one at a time with
 `run_benchmark`, in `OUT/STYLE/ROW/runK/`; a row whose `quality.json` exists is skipped, so
 a table that takes many hours can be stopped and continued. `markdown_table` reads every
 result under `OUT` into the table.
@@ -72,6 +73,8 @@ ROWS: tuple[Row, ...] = (
     Row("fast-pool", "fast", {"pool_size": 0}),
     Row("fast-bf16", "fast", {"mixed_precision": "float32"}),
     Row("fast+local_layers", "fast", {"local_layers": 3}),
+    Row("fast+anchors", "fast", {"local_layers": 3, "lambda_cycle": 0.0, "lambda_color": 1.0,
+                                 "lambda_hue": 10.0}),
 )
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 

@@ -187,11 +187,16 @@ class CycleGAN(tf.Module):
 
     def _color_loss(self, source: tf.Tensor, translated: tf.Tensor) -> tf.Tensor:
         """--lambda_color times the --color_loss distance of the two images' 1/16-size average
-        pools."""
-        size = self.config.image_size
-        distance = COLOR_DISTANCES[self.config.color_loss]
-        return self.config.lambda_color * distance(losses.block_average(source, size),
-                                                   losses.block_average(translated, size))
+        pools, plus --lambda_hue times their hue distance."""
+        config = self.config
+        source = losses.block_average(source, config.image_size)
+        translated = losses.block_average(translated, config.image_size)
+        loss = tf.constant(0.0)
+        if config.lambda_color:
+            loss += config.lambda_color * COLOR_DISTANCES[config.color_loss](source, translated)
+        if config.lambda_hue:
+            loss += config.lambda_hue * losses.hue_shift(source, translated)
+        return loss
 
     def _replica_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
         """Losses and one update of all four networks on this replica's share of the batch."""
@@ -229,7 +234,7 @@ class CycleGAN(tf.Module):
                 identity_f = config.lambda_identity * losses.l1(real_a, same_a)
             else:
                 identity_g = identity_f = tf.constant(0.0)
-            if config.lambda_color:
+            if config.uses_color_loss:
                 color_g = self._color_loss(self._start(g, real_a), fake_b)
                 color_f = self._color_loss(self._start(f, real_b), fake_a)
             else:
@@ -265,5 +270,5 @@ class CycleGAN(tf.Module):
             "adv_f": adv_f,
             "cycle": cycle,
             "identity": identity_g + identity_f,
-            **({"color": color_g + color_f} if config.lambda_color else {}),
+            **({"color": color_g + color_f} if config.uses_color_loss else {}),
         }
