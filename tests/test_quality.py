@@ -333,6 +333,17 @@ def test_transfer_starts_recover_a_per_channel_tone_map_from_the_folders_alone(t
         assert start["psnr"] > 40 > quality.score(photos, truths)["psnr"] + 10
 
 
+def test_harness_budget_raises_the_epochs_of_a_constant_schedule_only(tmp_path):
+    """A constant learning rate trains until the budget ends; a decaying schedule keeps the
+    epochs that set its length (changing them would change the schedule)."""
+    bench = _tiny_benchmark(str(tmp_path / "bench"))
+    run = str(tmp_path / "run")
+    constant = quality.benchmark_config(Config(image_size=32, epochs=2), bench, run, 0)
+    linear = quality.benchmark_config(
+        Config(image_size=32, epochs=2, lr_schedule="linear", decay_epochs=1), bench, run, 0)
+    assert (constant.epochs, linear.epochs) == (1000, 2)
+
+
 def test_harness_refuses_a_bad_folder_or_budget(tmp_path):
     bench = _tiny_benchmark(str(tmp_path / "bench"))
     with pytest.raises(quality.BenchmarkError, match="exactly one budget"):

@@ -75,6 +75,9 @@ ROWS: tuple[Row, ...] = (
     Row("fast+local_layers", "fast", {"local_layers": 3}),
     Row("fast+anchors", "fast", {"local_layers": 3, "lambda_cycle": 0.0, "lambda_color": 1.0,
                                  "lambda_hue": 10.0}),
+    Row("fast+anchors+decay", "fast", {"local_layers": 3, "lambda_cycle": 0.0,
+                                       "lambda_color": 1.0, "lambda_hue": 10.0, "epochs": 8,
+                                       "lr_schedule": "linear", "decay_epochs": 6}),
 )
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 

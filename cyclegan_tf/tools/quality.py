@@ -222,14 +222,18 @@ def side_by_side(photos: np.ndarray, outputs: np.ndarray, truths: np.ndarray,
 def benchmark_config(config: Config, bench_dir: str, run_dir: str, steps: int) -> Config:
     """`config` reading the benchmark's folders and writing to `run_dir`.
 
-    Its epochs are raised when needed so that `steps` fit (the budget, not the epochs, ends
-    the run); evaluation during training is left to the harness.
+    With a constant learning rate its epochs are raised when needed so that `steps` fit
+    (the budget, not the epochs, ends the run); a decaying schedule keeps its epochs, as
+    they set its length, and may end before the budget. Evaluation during training is left
+    to the harness.
     """
     per_epoch = max(len(list_images(os.path.join(bench_dir, d))) for d in ("trainA", "trainB"))
     per_epoch = math.ceil(per_epoch / config.batch_size)
     if config.steps_per_epoch:
         per_epoch = min(per_epoch, config.steps_per_epoch)
-    epochs = max(config.epochs, math.ceil(steps / per_epoch) + 1 if steps else 1000)
+    epochs = config.epochs
+    if config.lr_schedule == "constant":
+        epochs = max(epochs, math.ceil(steps / per_epoch) + 1 if steps else 1000)
     return config.replace(data_dir=bench_dir, layout="trainAB", output_dir=run_dir,
                           epochs=epochs, eval_every_epochs=0, keep_best="", eval_fid=False)
 
