@@ -2,6 +2,7 @@
 
 import ast
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -80,6 +81,14 @@ def test_the_storeys_are_the_folders_the_docs_name():
     readme = (pathlib.Path(REPO_ROOT) / "README.md").read_text()
     for folder in folders:
         assert f"`cyclegan_tf/{folder}/`" in readme
+
+
+def test_every_file_the_readme_names_exists():
+    readme = (pathlib.Path(REPO_ROOT) / "README.md").read_text()
+    named = set(re.findall(r"\b((?:cyclegan_tf|scripts|tests)/[\w/]+\.py)\b", readme))
+    assert len(named) > 10
+    missing = sorted(p for p in named if not (pathlib.Path(REPO_ROOT) / p).is_file())
+    assert not missing, f"README.md names files that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("literal", ['"checkpoints"', '"config.json"', '"samples"',
