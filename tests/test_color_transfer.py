@@ -174,3 +174,29 @@ def test_a_run_measures_colours_once_and_keeps_the_map_in_checkpoint_and_export(
     black = tf.fill([1, 32, 32, 3], -1.0)
     translated = load_export(folder).generators["a2b"](black)
     np.testing.assert_allclose(translated.numpy(), to_unit(64), atol=0.02)
+
+
+def test_hue_weights_follow_the_chroma_each_tone_transfer_keeps(grey_dirs, tmp_path):
+    from cyclegan_tf.core.configs import ConfigError
+
+    photos, sepia, _ = sepia_and_photo_statistics()
+    config = tiny_config(grey_dirs, str(tmp_path / "run"), generator="colour_map",
+                         color_transfer="tone", lambda_identity=0.0, lambda_hue=4.0,
+                         scale_hue_by_chroma=True)
+    model = CycleGAN(config)
+    maps = model.set_color_transfer(photos, sepia)
+    kept_g, kept_f = maps["generator_g"].chroma_kept, maps["generator_f"].chroma_kept
+    assert kept_g < 0.01 and kept_f == 1.0  # photo to sepia drops the hues; sepia to photo not
+    np.testing.assert_allclose(model.hue_weights.numpy(), [4.0 * kept_g, 4.0], rtol=1e-6)
+
+    # The weights are checkpointed, so a resumed run holds the hues as the first did.
+    path = model.checkpoint().save(str(tmp_path / "ckpt" / "c"))
+    restored = CycleGAN(config)
+    restored.checkpoint().restore(path).assert_consumed()
+    np.testing.assert_allclose(restored.hue_weights.numpy(), model.hue_weights.numpy())
+    with pytest.raises(ConfigError, match="--scale_hue_by_chroma: checkpoint has True"):
+        config.replace(scale_hue_by_chroma=False).check_resumable_with(config)
+    with pytest.raises(ConfigError, match="needs --color_transfer=tone"):
+        config.replace(color_transfer="levels").validate()
+    with pytest.raises(ConfigError, match="--lambda_hue above 0"):
+        config.replace(lambda_hue=0.0).validate()

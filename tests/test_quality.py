@@ -198,9 +198,9 @@ def test_hue_anchor_adds_to_the_colour_loss():
     pooled = [losses.block_average(x, 32) for x in (photo, turned)]
     both = CycleGAN(_step_config(lambda_color=1.0, lambda_hue=3.0), steps_per_epoch=4)
     expected = float(losses.l1(*pooled)) + 3.0 * float(losses.hue_shift(*pooled))
-    assert float(both._color_loss(photo, turned)) == pytest.approx(expected, rel=1e-6)
+    assert float(both._color_loss(photo, turned, 3.0)) == pytest.approx(expected, rel=1e-6)
     hue_only = CycleGAN(_step_config(lambda_hue=3.0), steps_per_epoch=4)
-    assert float(hue_only._color_loss(photo, turned)) == pytest.approx(
+    assert float(hue_only._color_loss(photo, turned, 3.0)) == pytest.approx(
         3.0 * float(losses.hue_shift(*pooled)), rel=1e-6)
     assert float(hue_only.train_step(photo, photo)["color"]) >= 0
     with pytest.raises(ConfigError, match="--lambda_hue must be zero or positive"):

@@ -25,7 +25,7 @@ FLAG_GROUPS = {
               "upsample", "antialias", "identity_start", "color_transfer",
               "local_layers"),
     "loss": ("gan_loss", "lambda_cycle", "lambda_identity", "lambda_color", "color_loss",
-             "lambda_hue", "diffaugment"),
+             "lambda_hue", "scale_hue_by_chroma", "diffaugment"),
     "optimisation": ("lr", "beta1", "beta2", "lr_schedule", "decay_epochs", "pool_size",
                      "ema_decay", "epochs", "steps_per_epoch", "strategy"),
     "precision": ("mixed_precision",),

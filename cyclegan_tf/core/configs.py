@@ -192,6 +192,10 @@ class Config:
         "saturation costs; lightening, darkening and desaturation are free). A weak "
         "--lambda_color with a strong --lambda_hue keeps hues firmly and tones loosely; "
         "0 is off.")
+    scale_hue_by_chroma: bool = _field(
+        False, "With --color_transfer=tone: each generator's --lambda_hue times the share of "
+        "the input's chroma its tone transfer keeps (ink's 21%, a colourful medium's 100%), "
+        "so the hues are held as firmly as the medium keeps them.")
     diffaugment: str = _field(
         "", "Differentiable augmentation of every discriminator input, a comma list of "
         "color, translation, cutout (DiffAugment, for small datasets); empty is off.")
@@ -323,6 +327,11 @@ class Config:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be in [0, 1), got {getattr(self, name)}.")
+        if self.scale_hue_by_chroma and (self.color_transfer != "tone" or not self.lambda_hue):
+            raise ConfigError(
+                "--scale_hue_by_chroma scales --lambda_hue by the chroma the tone transfer "
+                f"keeps: it needs --color_transfer=tone (got {self.color_transfer!r}) and "
+                f"--lambda_hue above 0 (got {self.lambda_hue}).")
         if self.jitter and self.resolved_load_size < self.image_size:
             raise ConfigError(
                 f"--load_size={self.load_size} is smaller than --image_size={self.image_size}; "
@@ -413,6 +422,10 @@ class Config:
         if bool(saved.ema_decay) != bool(self.ema_decay):
             diffs.append(f"--ema_decay: checkpoint has {saved.ema_decay!r}, now "
                          f"{self.ema_decay!r} (the moving average is part of the checkpoint)")
+        if saved.scale_hue_by_chroma != self.scale_hue_by_chroma:
+            diffs.append(f"--scale_hue_by_chroma: checkpoint has {saved.scale_hue_by_chroma!r}, "
+                         f"now {self.scale_hue_by_chroma!r} (the hue weights are set before the "
+                         "first step and checkpointed)")
         if ((precision.resolve(saved.mixed_precision) == "fp16")
                 != (precision.resolve(self.mixed_precision) == "fp16")):
             diffs.append(f"--mixed_precision: checkpoint has {saved.mixed_precision!r}, now "

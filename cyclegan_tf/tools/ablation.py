@@ -78,6 +78,10 @@ ROWS: tuple[Row, ...] = (
     Row("fast+anchors+decay", "fast", {"local_layers": 3, "lambda_cycle": 0.0,
                                        "lambda_color": 1.0, "lambda_hue": 10.0, "epochs": 8,
                                        "lr_schedule": "linear", "decay_epochs": 6}),
+    Row("fast+anchors+chroma", "fast", {"local_layers": 3, "lambda_cycle": 0.0,
+                                        "lambda_color": 1.0, "lambda_hue": 40.0,
+                                        "scale_hue_by_chroma": True, "epochs": 8,
+                                        "lr_schedule": "linear", "decay_epochs": 6}),
 )
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 

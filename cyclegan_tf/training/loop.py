@@ -241,6 +241,10 @@ def _set_color_transfer(model: CycleGAN, data: UnpairedData, out: TextIO) -> Non
                          for name, colour_map in maps.items())
         print(f"Tone transfer: of the input's chroma around the other domain's tone ramp, "
               f"{kept}.", file=out)
+    if model.config.scale_hue_by_chroma:
+        weights = model.hue_weights.numpy()
+        print(f"Hue anchor (--lambda_hue times the chroma kept): generator_g {weights[0]:.3g}, "
+              f"generator_f {weights[1]:.3g}.", file=out)
 
 
 def _train_locked(config: Config, strategy: tf.distribute.Strategy, run: RunFolder,

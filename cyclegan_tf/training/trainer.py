@@ -81,6 +81,10 @@ class CycleGAN(tf.Module):
                 for name, average in AVERAGES.items()} if config.ema_decay else {}
         # DiffAugment's random numbers, checkpointed so that a resumed run draws the same.
         self.augment_rng = tf.random.Generator.from_seed(config.seed * 2 + 3)
+        # G's and F's --lambda_hue; --scale_hue_by_chroma sets them with the colour transfer,
+        # and they are checkpointed, as the maps are.
+        self.hue_weights = tf.Variable([config.lambda_hue] * 2, dtype=tf.float32,
+                                       trainable=False, name="hue_weights")
         self.learning_rate = LearningRate(config, steps_per_epoch)
         self.optimizers = {name: self._make_optimizer() for name in NETWORKS}
         for name, optimizer in self.optimizers.items():
@@ -121,6 +125,7 @@ class CycleGAN(tf.Module):
             step=self.step, epoch=self.epoch, epoch_step=self.epoch_step,
             pool_a=self.pool_a, pool_b=self.pool_b,
             **({"augment_rng": self.augment_rng} if self.config.augmentations else {}),
+            **({"hue_weights": self.hue_weights} if self.config.scale_hue_by_chroma else {}),
         )
 
     def inference_generator(self, name: str) -> keras.Model:
@@ -173,8 +178,9 @@ class CycleGAN(tf.Module):
                            colours_b: ColourStatistics) -> dict[str, ColourMap]:
         """Sets the --color_transfer maps from the domains' colour statistics
         (`cyclegan_tf.data.color_transfer`): G's takes A's colours to B's, F's the reverse.
-        Also sets the weight averages', so samples and exports use the same maps. Returns
-        the maps by generator name."""
+        Also sets the weight averages', so samples and exports use the same maps, and with
+        --scale_hue_by_chroma each generator's hue weight. Returns the maps by generator
+        name."""
         mode = self.config.color_transfer
         maps = {"generator_g": transfer_map(colours_a, colours_b, mode),
                 "generator_f": transfer_map(colours_b, colours_a, mode)}
@@ -183,11 +189,15 @@ class CycleGAN(tf.Module):
                 layer = generator.get_layer(COLOR_TRANSFER_LAYER)
                 layer.matrix.assign(colour_map.matrix.astype(np.float32))
                 layer.offset.assign(colour_map.offset.astype(np.float32))
+        if self.config.scale_hue_by_chroma:
+            self.hue_weights.assign([self.config.lambda_hue * maps[name].chroma_kept
+                                     for name in ("generator_g", "generator_f")])
         return maps
 
-    def _color_loss(self, source: tf.Tensor, translated: tf.Tensor) -> tf.Tensor:
+    def _color_loss(self, source: tf.Tensor, translated: tf.Tensor,
+                    hue_weight: tf.Tensor | float) -> tf.Tensor:
         """--lambda_color times the --color_loss distance of the two images' 1/16-size average
-        pools, plus --lambda_hue times their hue distance."""
+        pools, plus `hue_weight` (the generator's --lambda_hue) times their hue distance."""
         config = self.config
         source = losses.block_average(source, config.image_size)
         translated = losses.block_average(translated, config.image_size)
@@ -195,7 +205,7 @@ class CycleGAN(tf.Module):
         if config.lambda_color:
             loss += config.lambda_color * COLOR_DISTANCES[config.color_loss](source, translated)
         if config.lambda_hue:
-            loss += config.lambda_hue * losses.hue_shift(source, translated)
+            loss += hue_weight * losses.hue_shift(source, translated)
         return loss
 
     def _replica_step(self, real_a: tf.Tensor, real_b: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -235,8 +245,10 @@ class CycleGAN(tf.Module):
             else:
                 identity_g = identity_f = tf.constant(0.0)
             if config.uses_color_loss:
-                color_g = self._color_loss(self._start(g, real_a), fake_b)
-                color_f = self._color_loss(self._start(f, real_b), fake_a)
+                hue_g, hue_f = (tf.unstack(self.hue_weights) if config.scale_hue_by_chroma
+                                else (config.lambda_hue,) * 2)
+                color_g = self._color_loss(self._start(g, real_a), fake_b, hue_g)
+                color_f = self._color_loss(self._start(f, real_b), fake_a, hue_f)
             else:
                 color_g = color_f = tf.constant(0.0)
             adv_g = losses.generator_loss(d_fake_b, config.gan_loss)
