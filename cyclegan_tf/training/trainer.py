@@ -82,7 +82,7 @@ class CycleGAN(tf.Module):
         # DiffAugment's random numbers, checkpointed so that a resumed run draws the same.
         self.augment_rng = tf.random.Generator.from_seed(config.seed * 2 + 3)
         # G's and F's --lambda_hue; --scale_hue_by_chroma sets them with the colour transfer,
-        # and they are checkpointed, as the maps are.
+        # and then they are checkpointed, as the maps are.
         self.hue_weights = tf.Variable([config.lambda_hue] * 2, dtype=tf.float32,
                                        trainable=False, name="hue_weights")
         self.learning_rate = LearningRate(config, steps_per_epoch)
@@ -190,8 +190,8 @@ class CycleGAN(tf.Module):
                 layer.matrix.assign(colour_map.matrix.astype(np.float32))
                 layer.offset.assign(colour_map.offset.astype(np.float32))
         if self.config.scale_hue_by_chroma:
-            self.hue_weights.assign([self.config.lambda_hue * maps[name].chroma_kept
-                                     for name in ("generator_g", "generator_f")])
+            self.hue_weights.assign([self.config.lambda_hue * colour_map.chroma_kept
+                                     for colour_map in maps.values()])
         return maps
 
     def _color_loss(self, source: tf.Tensor, translated: tf.Tensor,
@@ -245,8 +245,7 @@ class CycleGAN(tf.Module):
             else:
                 identity_g = identity_f = tf.constant(0.0)
             if config.uses_color_loss:
-                hue_g, hue_f = (tf.unstack(self.hue_weights) if config.scale_hue_by_chroma
-                                else (config.lambda_hue,) * 2)
+                hue_g, hue_f = tf.unstack(self.hue_weights)
                 color_g = self._color_loss(self._start(g, real_a), fake_b, hue_g)
                 color_f = self._color_loss(self._start(f, real_b), fake_a, hue_f)
             else:
