@@ -19,7 +19,8 @@ ARCHITECTURES = {
     "human2cartoon": (128, 5_477_379, 2_764_737, 14),
     "selfie2anime": (256, 11_378_179, 2_764_737, 30),
     "paper": (256, 11_378_179, 2_764_737, 30),
-    "fast": (128, 1_295, 694_241, 14),  # 1,283 trained + 12 fixed colour-transfer weights
+    # 1,283 colour map + 3,203 local residual trained + 12 fixed colour-transfer weights:
+    "fast": (128, 4_498, 694_241, 14),
 }
 
 HYPERPARAMETERS = {
@@ -48,12 +49,13 @@ HYPERPARAMETERS = {
                   gan_loss="lsgan", lambda_cycle=10, lambda_identity=5, pool_size=50, lr=2e-4,
                   beta1=0.5, beta2=0.999, lr_schedule="linear", epochs=200, decay_epochs=100,
                   resolved_load_size=286, image_size=256, jitter=True, flip=True, batch_size=1),
-    "fast": dict(generator="colour_map", ngf=32, discriminator="patch", ndf=32, n_layers=3,
-                 gan_loss="lsgan", lambda_cycle=1, lambda_identity=0, lambda_color=10,
-                 color_loss="lowpass", color_transfer="tone", diffaugment="color",
-                 ema_decay=0.999, pool_size=50, lr=2e-4, mixed_precision="auto",
-                 image_size=128, resolved_load_size=143, jitter=True, flip=True, batch_size=1,
-                 epochs=30),
+    "fast": dict(generator="colour_map", ngf=32, local_layers=3, discriminator="patch", ndf=32,
+                 n_layers=3, gan_loss="lsgan", lambda_cycle=0, lambda_identity=0,
+                 lambda_color=1, color_loss="lowpass", lambda_hue=40, scale_hue_by_chroma=True,
+                 color_transfer="tone", diffaugment="color", ema_decay=0.999, pool_size=50,
+                 lr=2e-4, lr_schedule="linear", epochs=6, decay_epochs=4,
+                 mixed_precision="auto", image_size=128, resolved_load_size=143, jitter=True,
+                 flip=True, batch_size=1),
 }
 
 

@@ -408,6 +408,10 @@ def test_every_ablation_row_is_a_valid_config_that_changes_what_it_names():
         assert config.mixed_precision == ("float32" if row.name == "fast-bf16" else "auto")
         assert row.flags().startswith(f"--preset={row.preset}")
     assert ablation.ROWS_BY_NAME["fast-diffaugment"].flags() == "--preset=fast --diffaugment=''"
+    first = ablation.ROWS_BY_NAME["fast_v1"].config()  # The first fast preset, as it was:
+    assert (first.local_layers, first.lambda_cycle, first.lambda_color, first.lambda_hue,
+            first.lr_schedule, first.epochs) == (0, 1.0, 10.0, 0.0, "constant", 30)
+    assert build_generator(first, "g").count_params() == 1_295
     assert [row.name for row in ablation.select_rows(["fast", "paper"])] == ["paper", "fast"]
     with pytest.raises(quality.BenchmarkError, match="papr"):
         ablation.select_rows(["papr"])
@@ -432,10 +436,14 @@ def test_ablation_runs_each_row_once_and_tabulates_every_run(tmp_path):
     ablation.run_rows(rows, [ink], str(tmp_path / "ab"), steps=2, evaluations=1, common=tiny,
                       out=again)
     assert "done before, kept" in again.getvalue()
+    repeat = ablation.run_rows(rows, [ink], str(tmp_path / "ab"), steps=2, evaluations=1,
+                               common=tiny, run=2, out=again)
+    assert json.load(open(os.path.join(repeat[0], quality.RESULT_FILE)))["config"]["seed"] == 1
     table = ablation.markdown_table(str(tmp_path / "ab"))
     results = json.load(open(os.path.join(folders[0], quality.RESULT_FILE)))
     gain = results["final"]["psnr"] - results["copying"]["psnr"]
     assert f"| ink | copying the input | | | | {results['copying']['psnr']:.2f} |" in table
     assert f"| ink | fast | `--preset=fast` | 1 | 2 |" in table and f"{gain:+.2f} |" in table
+    assert "| ink | fast | `--preset=fast --seed=1` | 2 | 2 |" in table  # A repeat's own seed.
     assert "| plain | fast |" in table and "Measured on:" in table
     assert ablation.markdown_table(str(tmp_path / "none")).startswith("No finished runs")

@@ -1,13 +1,14 @@
 """The ablation table: the quality harness run over a fixed list of configurations.
 
 `ROWS` names every configuration the README's ablation table reports: each preset as it
-is, the `paper` preset with each quality option alone, and `fast` (the best combination
-found so far) with each of its parts taken out (bf16 among them: the default precision's
-test) and with the candidates that may replace it, all at the benchmark's 128 px and in
-bf16 where the CPU has it (`COMMON`). `run_rows` trains and scores the rows one at a time with
-`run_benchmark`, in `OUT/STYLE/ROW/runK/`; a row whose `quality.json` exists is skipped, so
-a table that takes many hours can be stopped and continued. `markdown_table` reads every
-result under `OUT` into the table.
+is, the `paper` preset with each quality option alone, `fast` (the best combination found)
+with each of its parts taken out (bf16 among them: the default precision's test), and the
+first `fast` preset (`fast_v1`), all at the benchmark's 128 px and in bf16 where the CPU has
+it (`COMMON`). `run_rows` trains and scores the rows one at a time with `run_benchmark`, in
+`OUT/STYLE/ROW/runK/`; run K trains with the row's seed + K - 1, so a repeat differs by its
+random start and data order, not only by how many steps the machine gave it. A row whose
+`quality.json` exists is skipped, so a table that takes many hours can be stopped and
+continued. `markdown_table` reads every result under `OUT` into the table.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def _flag_value(value: Any) -> str:
     return "''" if value == "" else str(value)
 
 
+# The first `fast` preset (README, round six): a colour map held near its start by the L1
+# colour anchor and a weak cycle loss, trained at a constant learning rate.
+FAST_V1: Mapping[str, Any] = {"local_layers": 0, "lambda_cycle": 1.0, "lambda_color": 10.0,
+                              "lambda_hue": 0.0, "scale_hue_by_chroma": False, "epochs": 30,
+                              "lr_schedule": "constant", "decay_epochs": 0}
+
 ROWS: tuple[Row, ...] = (
     Row("tom2jerry", "tom2jerry"),
     Row("jojo", "jojo"),
@@ -66,22 +73,18 @@ ROWS: tuple[Row, ...] = (
     Row("paper+diffaugment", "paper", {"diffaugment": "color,translation,cutout"}),
     Row("paper+lambda_color", "paper", {"lambda_color": 10.0}),
     Row("fast", "fast"),
-    Row("fast-color_transfer", "fast", {"color_transfer": "none"}),
+    Row("fast_v1", "fast", FAST_V1),
+    Row("fast-color_transfer", "fast", {"color_transfer": "none", "scale_hue_by_chroma": False}),
+    Row("fast-local_layers", "fast", {"local_layers": 0}),
+    Row("fast+lambda_cycle", "fast", {"lambda_cycle": 1.0}),
     Row("fast-lambda_color", "fast", {"lambda_color": 0.0}),
+    Row("fast-lambda_hue", "fast", {"lambda_hue": 0.0, "scale_hue_by_chroma": False}),
+    Row("fast-scale_hue_by_chroma", "fast", {"scale_hue_by_chroma": False}),
+    Row("fast-decay", "fast", {"lr_schedule": "constant"}),
     Row("fast-diffaugment", "fast", {"diffaugment": ""}),
     Row("fast-ema", "fast", {"ema_decay": 0.0}),
     Row("fast-pool", "fast", {"pool_size": 0}),
     Row("fast-bf16", "fast", {"mixed_precision": "float32"}),
-    Row("fast+local_layers", "fast", {"local_layers": 3}),
-    Row("fast+anchors", "fast", {"local_layers": 3, "lambda_cycle": 0.0, "lambda_color": 1.0,
-                                 "lambda_hue": 10.0}),
-    Row("fast+anchors+decay", "fast", {"local_layers": 3, "lambda_cycle": 0.0,
-                                       "lambda_color": 1.0, "lambda_hue": 10.0, "epochs": 8,
-                                       "lr_schedule": "linear", "decay_epochs": 6}),
-    Row("fast+anchors+chroma", "fast", {"local_layers": 3, "lambda_cycle": 0.0,
-                                        "lambda_color": 1.0, "lambda_hue": 40.0,
-                                        "scale_hue_by_chroma": True, "epochs": 8,
-                                        "lr_schedule": "linear", "decay_epochs": 6}),
 )
 ROWS_BY_NAME = {row.name: row for row in ROWS}
 
@@ -114,12 +117,15 @@ def run_rows(rows: Sequence[Row], benches: Sequence[str], out_dir: str, *, steps
              common: Mapping[str, Any] = COMMON, out: TextIO = sys.stdout) -> list[str]:
     """Runs the harness for every row on every benchmark, one at a time, and says how far.
 
-    Each run's training output goes to `log.txt` beside its results; a run whose results
-    exist is skipped. Returns the folders of the runs made or found.
+    Run `run` trains with each row's seed + `run` - 1. Each run's training output goes to
+    `log.txt` beside its results; a run whose results exist is skipped. Returns the folders
+    of the runs made or found.
     """
     if run < 1:
         raise BenchmarkError("--run must be 1 or more.")
     configs = {row.name: row.config(common) for row in rows}  # Bad input fails before any run.
+    configs = {name: config.replace(seed=config.seed + run - 1)
+               for name, config in configs.items()}
     for bench in benches:
         check_bench(bench)
     jobs = [(row, bench) for row in rows for bench in benches]
@@ -133,7 +139,8 @@ def run_rows(rows: Sequence[Row], benches: Sequence[str], out_dir: str, *, steps
             continue
         os.makedirs(folder, exist_ok=True)
         budget = f"{steps} steps" if steps else f"{minutes:g} minutes"
-        print(f"[{number}/{len(jobs)}] {style} {row.name} ({row.flags()}), {budget}; log in "
+        print(f"[{number}/{len(jobs)}] {style} {row.name} "
+              f"({_run_flags(row, configs[row.name].seed)}), {budget}; log in "
               f"{os.path.join(folder, 'log.txt')}", file=out, flush=True)
         started = time.time()
         with open(os.path.join(folder, "log.txt"), "a") as log:
@@ -163,6 +170,11 @@ def _results(out_dir: str) -> Iterable[tuple[str, Row, int, dict[str, Any]]]:
                         yield style, row, run, json.load(f)
 
 
+def _run_flags(row: Row, seed: int) -> str:
+    """The row's flags, with the seed when a run trained with another than the default."""
+    return row.flags() + (f" --seed={seed}" if seed else "")
+
+
 def markdown_table(out_dir: str) -> str:
     """Every finished run under `out_dir` as the README's table, with copying as each
     style's first row and the machine the runs were measured on."""
@@ -177,7 +189,8 @@ def markdown_table(out_dir: str) -> str:
                          f"{copying['ssim']:.3f} | 0 |")
         history = " / ".join(f"{h['psnr']:.2f}" for h in results["history"])
         gain = results["final"]["psnr"] - copying["psnr"]
-        lines.append(f"| {style} | {row.name} | `{row.flags()}` | {run} | {results['steps']} | "
+        flags = _run_flags(row, results.get("config", {}).get("seed", 0))
+        lines.append(f"| {style} | {row.name} | `{flags}` | {run} | {results['steps']} | "
                      f"{history} | {results['final']['ssim']:.3f} | {gain:+.2f} |")
         machine = results.get("machine", {})
         machines.add(f"{machine.get('cpu', '?')} ({', '.join(machine.get('cpu_flags', []))})")
