@@ -7,11 +7,12 @@
     python scripts/ablation.py --out=ablation30 --table_only
 
 Each row (`cyclegan_tf/tools/ablation.py`: each preset as it is, `paper` with each quality
-option alone, `fast` without each of its parts) is trained on each benchmark for the same
-budget, one run at a time, at 128 px and in bf16 where the CPU has it. Finished runs are
-kept, so the same command continues a stopped table; `--run=2` makes a repeat. At the end
-(or with --table_only) it prints the table of every finished run under --out and writes
-it to OUT/ablation.md.
+option alone, `fast` without each of its parts, and `fast_v1`, the first `fast` preset) is
+trained on each benchmark for the same budget, one run at a time, at 128 px and in bf16
+where the CPU has it. Finished runs are kept, so the same command continues a stopped
+table; `--run=2` makes a repeat with the next seed (run K trains with --seed=K-1). At the
+end (or with --table_only) it prints the table of every finished run under --out (leaving
+out, by name, runs made before their row changed) and writes it to OUT/ablation.md.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     flags.DEFINE_float("minutes", 0.0, "Budget of each run in minutes of the training loop.")
     flags.DEFINE_integer("evaluations", 3, "Scorings during each run, at equal parts of its "
                          "budget.")
-    flags.DEFINE_integer("run", 1, "Which run of each row to make: 2 or more repeats it.")
+    flags.DEFINE_integer("run", 1, "Which run of each row to make: 2 or more repeats it, "
+                         "trained with the row's seed + run - 1.")
     flags.DEFINE_bool("table_only", False, "Only print (and write) the table of the runs "
                       "already finished under --out.")
 

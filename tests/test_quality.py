@@ -399,7 +399,7 @@ def test_every_ablation_row_is_a_valid_config_that_changes_what_it_names():
 
     assert len({row.name for row in ablation.ROWS}) == len(ablation.ROWS)
     for row in ablation.ROWS:
-        config = row.config()
+        config = row.config().validate()
         plain = preset_config(row.preset, **ablation.COMMON)
         changed = {key for key, value in config.to_dict().items()
                    if plain.to_dict()[key] != value}
@@ -410,7 +410,8 @@ def test_every_ablation_row_is_a_valid_config_that_changes_what_it_names():
     assert ablation.ROWS_BY_NAME["fast-diffaugment"].flags() == "--preset=fast --diffaugment=''"
     first = ablation.ROWS_BY_NAME["fast_v1"].config()  # The first fast preset, as it was:
     assert (first.local_layers, first.lambda_cycle, first.lambda_color, first.lambda_hue,
-            first.lr_schedule, first.epochs) == (0, 1.0, 10.0, 0.0, "constant", 30)
+            first.scale_hue_by_chroma, first.lr_schedule, first.epochs,
+            first.decay_epochs) == (0, 1.0, 10.0, 0.0, False, "constant", 30, 0)
     assert build_generator(first, "g").count_params() == 1_295
     assert [row.name for row in ablation.select_rows(["fast", "paper"])] == ["paper", "fast"]
     with pytest.raises(quality.BenchmarkError, match="papr"):
@@ -439,7 +440,7 @@ def test_ablation_runs_each_row_once_and_tabulates_every_run(tmp_path):
     repeat = ablation.run_rows(rows, [ink], str(tmp_path / "ab"), steps=2, evaluations=1,
                                common=tiny, run=2, out=again)
     assert json.load(open(os.path.join(repeat[0], quality.RESULT_FILE)))["config"]["seed"] == 1
-    table = ablation.markdown_table(str(tmp_path / "ab"))
+    table = ablation.markdown_table(str(tmp_path / "ab"), common=tiny)
     results = json.load(open(os.path.join(folders[0], quality.RESULT_FILE)))
     gain = results["final"]["psnr"] - results["copying"]["psnr"]
     assert f"| ink | copying the input | | | | {results['copying']['psnr']:.2f} |" in table
@@ -447,3 +448,18 @@ def test_ablation_runs_each_row_once_and_tabulates_every_run(tmp_path):
     assert "| ink | fast | `--preset=fast --seed=1` | 2 | 2 |" in table  # A repeat's own seed.
     assert "| plain | fast |" in table and "Measured on:" in table
     assert ablation.markdown_table(str(tmp_path / "none")).startswith("No finished runs")
+    # A run made before its row changed is named, not tabulated as the row:
+    path = os.path.join(folders[1], quality.RESULT_FILE)
+    old = json.load(open(path))
+    old["config"]["lambda_color"] = 99.0
+    json.dump(old, open(path, "w"))
+    table = ablation.markdown_table(str(tmp_path / "ab"), common=tiny)
+    assert "| plain | fast |" not in table
+    assert f"Left out, trained before their row changed: {folders[1]}." in table
+    # A stopped run is not continued with another seed:
+    stopped = os.path.join(ablation.result_dir(str(tmp_path / "ab"), "ink", rows[0], 3), "run")
+    os.makedirs(stopped)
+    json.dump({"seed": 0}, open(os.path.join(stopped, "config.json"), "w"))
+    with pytest.raises(quality.BenchmarkError, match="--seed=0, and this run trains with --seed=2"):
+        ablation.run_rows(rows, [ink], str(tmp_path / "ab"), steps=2, evaluations=1,
+                          common=tiny, run=3, out=again)

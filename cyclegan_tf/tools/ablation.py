@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from cyclegan_tf.core.configs import Config
+from cyclegan_tf.core.configs import CONFIG_FILENAME, Config, ConfigError
 from cyclegan_tf.core.presets import preset_config
 from cyclegan_tf.tools.quality import RESULT_FILE, BenchmarkError, check_bench, run_benchmark
 
@@ -123,9 +123,10 @@ def run_rows(rows: Sequence[Row], benches: Sequence[str], out_dir: str, *, steps
     """
     if run < 1:
         raise BenchmarkError("--run must be 1 or more.")
-    configs = {row.name: row.config(common) for row in rows}  # Bad input fails before any run.
-    configs = {name: config.replace(seed=config.seed + run - 1)
-               for name, config in configs.items()}
+    configs = {}  # Bad input fails before any run.
+    for row in rows:
+        config = row.config(common).validate()
+        configs[row.name] = config.replace(seed=config.seed + run - 1)
     for bench in benches:
         check_bench(bench)
     jobs = [(row, bench) for row in rows for bench in benches]
@@ -137,6 +138,7 @@ def run_rows(rows: Sequence[Row], benches: Sequence[str], out_dir: str, *, steps
         if os.path.exists(os.path.join(folder, RESULT_FILE)):
             print(f"[{number}/{len(jobs)}] {style} {row.name}: done before, kept.", file=out)
             continue
+        _check_unfinished_seed(folder, configs[row.name].seed)
         os.makedirs(folder, exist_ok=True)
         budget = f"{steps} steps" if steps else f"{minutes:g} minutes"
         print(f"[{number}/{len(jobs)}] {style} {row.name} "
@@ -146,12 +148,43 @@ def run_rows(rows: Sequence[Row], benches: Sequence[str], out_dir: str, *, steps
         with open(os.path.join(folder, "log.txt"), "a") as log:
             results = run_benchmark(configs[row.name], bench, folder, steps=steps,
                                     minutes=minutes, evaluations=evaluations, out=log,
-                                    notes=[f"ablation row {row.name}: {row.flags()}"])
+                                    notes=[f"ablation row {row.name}: "
+                                           f"{_run_flags(row, configs[row.name].seed)}"])
         gain = results["final"]["psnr"] - results["copying"]["psnr"]
         print(f"    {gain:+.2f} dB vs copying, SSIM {results['final']['ssim']:.3f}, "
               f"{results['steps']} steps, {(time.time() - started) / 60:.1f} min in all.",
               file=out, flush=True)
     return done
+
+
+def _check_unfinished_seed(folder: str, seed: int) -> None:
+    """Refuses to continue a stopped run that trained with another seed than this one."""
+    saved = os.path.join(folder, "run", CONFIG_FILENAME)
+    if os.path.exists(saved):
+        with open(saved) as f:
+            had = json.load(f).get("seed", 0)
+        if had != seed:
+            raise BenchmarkError(
+                f"{folder} holds a stopped run trained with --seed={had}, and this run trains "
+                f"with --seed={seed}; delete {folder} to start it again.")
+
+
+# Fields a run's config may differ in from its row's: what the harness sets
+# (`benchmark_config`), the run's seed, and a constant schedule's epochs (stretched to fill
+# the budget).
+_RUN_FIELDS = ("data_dir", "layout", "output_dir", "eval_every_epochs", "keep_best",
+               "eval_fid", "seed")
+
+
+def _ran_as_row(results: Mapping[str, Any], row: Row, common: Mapping[str, Any]) -> bool:
+    """Whether a finished run trained the row's configuration as the row stands now."""
+    try:
+        ran = Config.from_dict(results.get("config", {})).to_dict()
+    except (ConfigError, TypeError):  # Saved by a version with other settings.
+        return False
+    now = row.config(common).to_dict()
+    ignored = set(_RUN_FIELDS) | ({"epochs"} if now["lr_schedule"] == "constant" else set())
+    return all(ran[key] == value for key, value in now.items() if key not in ignored)
 
 
 def _results(out_dir: str) -> Iterable[tuple[str, Row, int, dict[str, Any]]]:
@@ -175,13 +208,18 @@ def _run_flags(row: Row, seed: int) -> str:
     return row.flags() + (f" --seed={seed}" if seed else "")
 
 
-def markdown_table(out_dir: str) -> str:
+def markdown_table(out_dir: str, common: Mapping[str, Any] = COMMON) -> str:
     """Every finished run under `out_dir` as the README's table, with copying as each
-    style's first row and the machine the runs were measured on."""
+    style's first row and the machine the runs were measured on. A run whose configuration
+    is no longer its row's (the row or its preset changed since) is left out and named."""
+    stale = []
     lines = ["| style | row | flags | run | steps | PSNR at each evaluation (dB) | SSIM | "
              "vs copying |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     machines, copied = set(), set()
     for style, row, run, results in _results(out_dir):
+        if not _ran_as_row(results, row, common):
+            stale.append(result_dir(out_dir, style, row, run))
+            continue
         copying = results["copying"]
         if style not in copied:
             copied.add(style)
@@ -194,6 +232,9 @@ def markdown_table(out_dir: str) -> str:
                      f"{history} | {results['final']['ssim']:.3f} | {gain:+.2f} |")
         machine = results.get("machine", {})
         machines.add(f"{machine.get('cpu', '?')} ({', '.join(machine.get('cpu_flags', []))})")
+    left_out = (["Left out, trained before their row changed: " + ", ".join(stale) + "."]
+                if stale else [])
     if not copied:
-        return f"No finished runs under {out_dir}."
-    return "\n".join(lines + ["", "Measured on: " + "; ".join(sorted(machines)) + "."])
+        return "\n".join([f"No finished runs under {out_dir}."] + left_out)
+    return "\n".join(lines + ["", "Measured on: " + "; ".join(sorted(machines)) + "."]
+                     + left_out)
