@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from cyclegan_tf.core.configs import CONFIG_FILENAME, Config, ConfigError
+from cyclegan_tf.core.configs import CONFIG_FILENAME, Config, ConfigError, load_config
 from cyclegan_tf.core.presets import preset_config
 from cyclegan_tf.tools.quality import RESULT_FILE, BenchmarkError, check_bench, run_benchmark
 
@@ -161,8 +161,7 @@ def _check_unfinished_seed(folder: str, seed: int) -> None:
     """Refuses to continue a stopped run that trained with another seed than this one."""
     saved = os.path.join(folder, "run", CONFIG_FILENAME)
     if os.path.exists(saved):
-        with open(saved) as f:
-            had = json.load(f).get("seed", 0)
+        had = load_config(saved).seed
         if had != seed:
             raise BenchmarkError(
                 f"{folder} holds a stopped run trained with --seed={had}, and this run trains "
