@@ -148,8 +148,24 @@ def test_fast_weight_gradient_matches_keras_layers_in_bfloat16(base, fast, optio
     got, got_gradients = loss_and_gradients(layer)
     assert got.shape == expected.shape and got.dtype == tf.bfloat16
     np.testing.assert_array_equal(tf.cast(got, tf.float32), tf.cast(expected, tf.float32))
-    for a, b in zip(expected_gradients, got_gradients):  # bfloat16 rounding of the sums.
-        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=2e-2 * np.abs(a.numpy()).max())
+    if not patches:  # oneDNN's kernel, as in Keras' layer: the same gradients.
+        for a, b in zip(expected_gradients, got_gradients):
+            np.testing.assert_array_equal(b.numpy(), a.numpy())
+    else:
+        # Against the exact gradients (float32 maths on the same bfloat16-rounded inputs
+        # and weights), not Keras' bfloat16 kernel: on a CPU that emulates bfloat16 that
+        # kernel's own sums are up to 4% of the largest gradient off.
+        exact = base(6, dtype="float32", **options)
+        exact.build(shape)
+        exact.set_weights([tf.cast(tf.cast(w, tf.bfloat16), tf.float32)
+                           for w in layer.get_weights()])
+        images = tf.cast(tf.cast(images, tf.bfloat16), tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            loss = tf.reduce_sum(exact(images) * weights)
+        for a, b in zip(tape.gradient(loss, [images] + exact.trainable_weights), got_gradients):
+            a = a.numpy()  # bfloat16 rounding of the sums.
+            np.testing.assert_allclose(tf.cast(b, tf.float32), a, atol=2e-2 * np.abs(a).max())
     assert bool(patch_calls) == patches
 
 

@@ -35,6 +35,9 @@ from cyclegan_tf.data.pipeline import ImageSource, normalize
 STATISTICS_IMAGES = 200  # images per domain that are read (evenly spaced)
 PERCENTILES = (0.5, 99.5)  # the black and white points
 MIN_SPAN = 0.1  # the smallest tone range (in [-1, 1] units) a channel is stretched from
+# A chroma spread (squared, [-1, 1] units) below this is rounding noise: a folder of greys.
+# One level of 255 is 0.0078 in these units (6e-5 squared): no real folder comes near it.
+NO_CHROMA = 1e-9
 _LUMA = np.array(LUMA)
 
 
@@ -135,8 +138,14 @@ def transfer_map(source: ColourStatistics, target: ColourStatistics, mode: str) 
     if mode != "tone":
         raise ValueError(f"unknown colour transfer {mode!r}; expected 'levels' or 'tone'.")
     levelled_spread = _chroma_spread(levels.matrix @ source.covariance @ levels.matrix.T)
-    kept = 1.0 if levelled_spread <= 0 else min(
-        1.0, float(np.sqrt(target.chroma_spread() / levelled_spread)))
+    target_spread = target.chroma_spread()
+    # Spreads at rounding-noise level are zero: their ratio would be the CPU's rounding.
+    if target_spread < NO_CHROMA:
+        kept = 0.0  # a grey medium: every input colour goes to its ramp
+    elif levelled_spread < NO_CHROMA:
+        kept = 1.0  # grey inputs: nothing to scale
+    else:
+        kept = min(1.0, float(np.sqrt(target_spread / levelled_spread)))
     base, slope = target.tone_ramp()
     # ramp(y) + kept * (x - ramp(y)) with y = LUMA . x, applied after the levels.
     blend = kept * np.eye(3) + (1.0 - kept) * np.outer(slope, _LUMA)
