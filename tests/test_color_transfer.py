@@ -3,6 +3,7 @@ and their life in a run."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 
@@ -103,6 +104,18 @@ def test_tone_transfer_to_a_colourful_medium_is_the_levels_transfer():
     assert tone.chroma_kept == 1.0
     np.testing.assert_allclose(tone.matrix, levels.matrix, atol=1e-12)
     np.testing.assert_allclose(tone.offset, levels.offset, atol=1e-12)
+
+
+def test_grey_folders_give_the_same_tone_transfer_on_every_cpu():
+    # Greys have a chroma spread of rounding noise (1e-17 or 0 by the CPU's sums); their
+    # ratio used to decide how much colour a grey medium keeps.
+    greys = np.linspace(-1, 1, 50)[:, None] * np.ones(3)
+    darker = ColourStatistics.of_colours(0.5 * greys)
+    noisy = dataclasses.replace(darker, covariance=darker.covariance + 1e-17)
+    for target in (darker, noisy):
+        assert transfer_map(ColourStatistics.of_colours(greys), target, "tone").chroma_kept == 0.0
+    colourful = ColourStatistics.of_colours(np.random.default_rng(3).uniform(-1, 1, (500, 3)))
+    assert transfer_map(ColourStatistics.of_colours(greys), colourful, "tone").chroma_kept == 1.0
 
 
 def test_levels_map_takes_one_range_onto_the_other():
